@@ -35,4 +35,7 @@ int ens_cmd_down(int argc, char **argv);
 int ens_cmd_ps(int argc, char **argv);
 int ens_cmd_logs(int argc, char **argv);
 
+/* Subcommands shared across groups. */
+int ens_cmd_cas_collateral(int argc, char **argv); /* cas/collateral.c (issue 9) */
+
 #endif
