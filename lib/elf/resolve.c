@@ -744,13 +744,13 @@ static int resolve_impl(struct ctx *c, const char *exe, ens_error_t *err)
     if (c->objs == NULL)
         return ens_error(err, ENOMEM, "out of memory");
     struct object *main = &c->objs[0];
+    c->nobjs = 1;
     main->parent = -1;
     main->found = strdup(exe);
     if (main->found == NULL)
         return ens_error(err, ENOMEM, "out of memory");
     if (ens_root_resolve(c->root, exe, &main->real, NULL, err) < 0)
         return -1;
-    c->nobjs = 1;
     _cleanup_close_ int fd = ens_root_open_file(c->root, main->real, err);
     if (fd < 0)
         return -1;
@@ -824,7 +824,8 @@ int ens_elf_resolve(const char *root, const char *exe, struct ens_elf_deps *out,
     struct ctx c = {.root = root};
     int rc = resolve_impl(&c, exe, err);
     if (rc == 0) {
-        qsort(c.deps.v, c.deps.n, sizeof(char *), cmp_str);
+        if (c.deps.n > 0)
+            qsort(c.deps.v, c.deps.n, sizeof(char *), cmp_str);
         out->paths = c.deps.v;
         out->count = c.deps.n;
         memset(&c.deps, 0, sizeof(c.deps));
