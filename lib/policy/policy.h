@@ -100,6 +100,7 @@ typedef enum {
 typedef struct {
     char *name;                /* [A-Za-z0-9_-]{1,128} */
     ens_secret_kind_t kind;
+    bool kind_set;             /* false only for an import without `kind` (taken from the exporter) */
     size_t size;               /* ascii/binary: length in bytes (ascii default 20, binary default 32) */
     char *value;               /* explicit value (ascii text; binary given as hex/base64 is decoded), or NULL */
     size_t value_len;

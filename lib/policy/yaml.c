@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A small positioned YAML tree built from libfyaml's event stream.  libfyaml
+ * 0.7 has no start mark for collection nodes in its document API, and our
+ * errors must name line and column of every field, so we keep our own tree.
+ * Aliases are refused (no "billion laughs"), as are multiple documents.
+ */
+#include <errno.h>
+#include <libfyaml.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/policy_int.h"
+
+#define YAML_MAX_DEPTH 64
+#define YAML_MAX_NODES 200000
+
+bool ens_utf8_valid(const char *s, size_t len, int *line, int *col)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int ln = 1, cl = 1;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t n;
+        uint32_t cp;
+        if (c < 0x80) {
+            n = 1;
+            cp = c;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 4;
+            cp = c & 0x07;
+        } else {
+            goto bad;
+        }
+        if (i + n > len)
+            goto bad;
+        for (size_t k = 1; k < n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                goto bad;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates, beyond U+10FFFF */
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            goto bad;
+        if (c == '\n') {
+            ln++;
+            cl = 1;
+        } else {
+            cl++;
+        }
+        i += n;
+    }
+    return true;
+bad:
+    if (line)
+        *line = ln;
+    if (col)
+        *col = cl;
+    return false;
+}
+
+void ens_yaml_free(struct ens_ynode *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->n; i++)
+        ens_yaml_free(n->kids[i]);
+    free(n->kids);
+    free(n->str);
+    free(n);
+}
+
+static int add_kid(struct ens_ynode *parent, struct ens_ynode *kid)
+{
+    if (parent->n == parent->cap) {
+        size_t cap = parent->cap ? parent->cap * 2 : 8;
+        struct ens_ynode **k = realloc(parent->kids, cap * sizeof(*k));
+        if (!k)
+            return -1;
+        parent->kids = k;
+        parent->cap = cap;
+    }
+    parent->kids[parent->n++] = kid;
+    return 0;
+}
+
+static void noop_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    (void)diag;
+    (void)user;
+    (void)buf;
+    (void)len;
+}
+
+/* The first collected libfyaml error as "SOURCE:LINE:COL: message" (its positions are 1-based). */
+static int parser_error(struct fy_diag *diag, const char *source, ens_error_t *err)
+{
+    void *it = NULL;
+    struct fy_diag_error *e;
+    while ((e = fy_diag_errors_iterate(diag, &it)) != NULL) {
+        if (e->type < FYET_ERROR)
+            continue;
+        return ens_error(err, EINVAL, "%s:%d:%d: invalid YAML: %s", source, e->line, e->column,
+                         e->msg ? e->msg : "syntax error");
+    }
+    return ens_error(err, EINVAL, "%s: invalid YAML", source);
+}
+
+int ens_yaml_load(const char *src, size_t len, const char *source, struct ens_ynode **root, ens_error_t *err)
+{
+    *root = NULL;
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = noop_output;
+    dcfg.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&dcfg);
+    if (!diag)
+        return ens_error(err, ENOMEM, "%s: cannot create the YAML diagnostics", source);
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg pcfg = {
+        .flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2,
+        .diag = diag,
+    };
+    struct fy_parser *fyp = fy_parser_create(&pcfg);
+    if (!fyp) {
+        fy_diag_destroy(diag);
+        return ens_error(err, ENOMEM, "%s: cannot create the YAML parser", source);
+    }
+    int rc = -1;
+    struct ens_ynode *stack[YAML_MAX_DEPTH + 1];
+    int depth = 0;
+    struct ens_ynode *top = NULL;
+    size_t nodes = 0;
+    int docs = 0;
+    if (fy_parser_set_string(fyp, src, len) != 0) {
+        ens_error(err, EINVAL, "%s: cannot read the YAML input", source);
+        goto out;
+    }
+    for (;;) {
+        struct fy_event *ev = fy_parser_parse(fyp);
+        if (!ev) {
+            if (fy_parser_get_stream_error(fyp)) {
+                parser_error(diag, source, err);
+                goto out;
+            }
+            break;
+        }
+        const struct fy_mark *m = fy_event_start_mark(ev);
+        int line = m ? m->line + 1 : 0, col = m ? m->column + 1 : 0;
+        struct ens_ynode *nn = NULL;
+        bool pop = false;
+        switch (ev->type) {
+        case FYET_DOCUMENT_START:
+            if (++docs > 1) {
+                ens_error(err, EINVAL, "%s:%d:%d: more than one YAML document", source, line, col);
+                fy_parser_event_free(fyp, ev);
+                goto out;
+            }
+            break;
+        case FYET_ALIAS:
+            ens_error(err, EINVAL, "%s:%d:%d: YAML aliases are not supported in sessions", source, line, col);
+            fy_parser_event_free(fyp, ev);
+            goto out;
+        case FYET_SCALAR:
+        case FYET_SEQUENCE_START:
+        case FYET_MAPPING_START:
+            if (++nodes > YAML_MAX_NODES) {
+                ens_error(err, E2BIG, "%s:%d:%d: too many YAML nodes", source, line, col);
+                fy_parser_event_free(fyp, ev);
+                goto out;
+            }
+            nn = calloc(1, sizeof(*nn));
+            if (!nn) {
+                ens_error(err, ENOMEM, "%s: out of memory", source);
+                fy_parser_event_free(fyp, ev);
+                goto out;
+            }
+            nn->line = line;
+            nn->col = col;
+            if (ev->type == FYET_SCALAR) {
+                size_t tl = 0;
+                const char *t = fy_token_get_text(ev->scalar.value, &tl);
+                nn->type = ENS_Y_SCALAR;
+                nn->str = malloc(tl + 1);
+                if (!nn->str) {
+                    free(nn);
+                    ens_error(err, ENOMEM, "%s: out of memory", source);
+                    fy_parser_event_free(fyp, ev);
+                    goto out;
+                }
+                if (tl)
+                    memcpy(nn->str, t, tl);
+                nn->str[tl] = '\0';
+                nn->len = tl;
+                nn->plain = fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN;
+            } else {
+                nn->type = ev->type == FYET_SEQUENCE_START ? ENS_Y_SEQ : ENS_Y_MAP;
+            }
+            break;
+        case FYET_SEQUENCE_END:
+        case FYET_MAPPING_END:
+            pop = true;
+            break;
+        default:
+            break;
+        }
+        fy_parser_event_free(fyp, ev);
+        if (nn) {
+            if (depth > 0) {
+                if (add_kid(stack[depth - 1], nn) < 0) {
+                    ens_yaml_free(nn);
+                    ens_error(err, ENOMEM, "%s: out of memory", source);
+                    goto out;
+                }
+            } else if (!top) {
+                top = nn;
+            } else {
+                ens_yaml_free(nn);
+                ens_error(err, EINVAL, "%s:%d:%d: unexpected second root node", source, line, col);
+                goto out;
+            }
+            if (nn->type != ENS_Y_SCALAR) {
+                if (depth >= YAML_MAX_DEPTH) {
+                    ens_error(err, E2BIG, "%s:%d:%d: nesting deeper than %d levels", source, line, col,
+                              YAML_MAX_DEPTH);
+                    goto out;
+                }
+                stack[depth++] = nn;
+            }
+        } else if (pop && depth > 0) {
+            depth--;
+        }
+    }
+    if (!top) {
+        ens_error(err, EINVAL, "%s: empty document", source);
+        goto out;
+    }
+    *root = top;
+    top = NULL;
+    rc = 0;
+out:
+    ens_yaml_free(top);
+    fy_parser_destroy(fyp);
+    fy_diag_destroy(diag);
+    return rc;
+}
