@@ -26,6 +26,7 @@ int ens_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((fo
 /* Command groups (each in its own directory). */
 int ens_cmd_image(int argc, char **argv);
 int ens_cmd_fs(int argc, char **argv);
+int ens_cmd_chart(int argc, char **argv);
 int ens_cmd_session(int argc, char **argv);
 int ens_cmd_cas(int argc, char **argv);
 int ens_cmd_evidence(int argc, char **argv);

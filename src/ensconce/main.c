@@ -12,6 +12,7 @@
 static const struct ens_subcommand commands[] = {
     {"sconify", ens_cmd_sconify, "convert an image into a confidential one (policy, chart, compose)"},
     {"image", ens_cmd_image, "build, inspect, copy and unpack OCI images (no daemon)"},
+    {"chart", ens_cmd_chart, "Helm charts without Helm: create, render (like helm template), infra"},
     {"fs", ens_cmd_fs, "the shield: pack, verify, show, unpack and mount encrypted file systems"},
     {"session", ens_cmd_session, "policy sessions: create, update, read, verify, hash"},
     {"cas", ens_cmd_cas, "talk to a CAS: attest and pin, platforms, collateral, audit"},

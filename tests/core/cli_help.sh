@@ -2,7 +2,7 @@
 # The CLI answers --help for every command group and refuses unknown commands with status 2.
 . "$ENSCONCE_SOURCE_ROOT/tests/lib/common.sh"
 out=$("$ENSCONCE" --help)
-for g in sconify image fs session cas evidence up down ps logs; do
+for g in sconify image chart fs session cas evidence up down ps logs; do
     assert_contains "$out" "$g"
 done
 pass "top-level help lists every command"
