@@ -105,9 +105,8 @@ bool cas_api_common(struct cas *cas, struct evhttp_request *req, const char *pat
         return true;
     }
     if (strcmp(path, "/v1/attest") == 0 && m == EVHTTP_REQ_GET) {
-        _cleanup_free_ char *query = NULL;
-        _cleanup_free_ char *p = cas_req_path(req, &query);
-        cas_self_evidence(cas, req, query);
+        const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+        cas_self_evidence(cas, req, u ? evhttp_uri_get_query(u) : NULL);
         return true;
     }
     return false;
