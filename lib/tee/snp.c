@@ -250,6 +250,10 @@ int tee_snp_verify(const struct ens_tee_input *in, const struct ens_tee_collater
         return ens_error(err, EINVAL, "header: the report is not signed (signing key %u)", signing_key);
     if (!((tee_u64(r + 0x08) >> 17) & 1))
         return ens_error(err, EINVAL, "header: guest POLICY reserved bit 17 is not set");
+    /* After R and S (72 bytes each) the signature area is reserved and unsigned: require zeros. */
+    for (size_t i = 0x2E8 + 72; i < SNP_REPORT_LEN; i++)
+        if (r[i] != 0)
+            return ens_error(err, EINVAL, "parse: reserved byte 0x%zx after the signature is not zero", i);
     report_claims(r, claims);
     if (!verify)
         return 0;

@@ -135,13 +135,38 @@ int tee_pem_certs(const uint8_t *buf, size_t len, STACK_OF(X509) **out, const ch
         const uint8_t *e = memmem(buf + pos, len - pos, end, sizeof(end) - 1);
         if (!e)
             return ens_error(err, EINVAL, "%s: unterminated PEM certificate", what);
-        size_t stop = (size_t)(e - buf) + sizeof(end) - 1;
-        BIO *bio = BIO_new_mem_buf(buf + pos, (int)(stop - pos));
-        X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-        BIO_free(bio);
+        /* The body holds base64 and line breaks only, and decodes to exactly one DER certificate. */
+        size_t b = pos + sizeof(begin) - 1, bend = (size_t)(e - buf), nb = 0, pad = 0;
+        _cleanup_free_ uint8_t *b64 = malloc(bend - b + 1);
+        _cleanup_free_ uint8_t *der = malloc((bend - b) / 4 * 3 + 3);
+        if (!b64 || !der)
+            return ens_error(err, ENOMEM, "%s: out of memory", what);
+        for (size_t k = b; k < bend; k++) {
+            uint8_t ch = buf[k];
+            if (ch == '\n' || ch == '\r')
+                continue;
+            bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' ||
+                      ch == '/' || ch == '=';
+            if (!ok || (pad && ch != '='))
+                return ens_error(err, EINVAL, "%s: certificate %zu: invalid PEM body", what, count + 1);
+            if (ch == '=')
+                pad++;
+            b64[nb++] = ch;
+        }
+        if (nb == 0 || nb % 4 || pad > 2)
+            return ens_error(err, EINVAL, "%s: certificate %zu: invalid PEM body", what, count + 1);
+        int dl = EVP_DecodeBlock(der, b64, (int)nb);
+        if (dl < 0 || (size_t)dl < pad)
+            return ens_error(err, EINVAL, "%s: certificate %zu: invalid base64", what, count + 1);
+        size_t derlen = (size_t)dl - pad;
+        const unsigned char *p = der;
+        X509 *x = d2i_X509(NULL, &p, (long)derlen);
         ERR_clear_error();
-        if (!x)
-            return ens_error(err, EINVAL, "%s: certificate %zu is not valid PEM/DER", what, count + 1);
+        if (!x || p != der + derlen) {
+            X509_free(x);
+            return ens_error(err, EINVAL, "%s: certificate %zu is not valid DER", what, count + 1);
+        }
+        size_t stop = bend + sizeof(end) - 1;
         if (!sk_X509_push(*out, x)) {
             X509_free(x);
             return ens_error(err, ENOMEM, "%s: out of memory", what);
