@@ -126,10 +126,13 @@ int mst_set_add(mst_set *set, const char *name, const char *src, size_t len, ens
     stack[0] = &root;
     const char *p = src, *end = src + len;
 
+    /* The message is formatted before the tree (which it may quote) is freed. */
+    char failmsg[512];
 #define PARSE_FAIL(...)                                                                                      \
     do {                                                                                                     \
+        snprintf(failmsg, sizeof(failmsg), __VA_ARGS__);                                                     \
         node_clear(&root);                                                                                   \
-        return ens_error(err, EINVAL, __VA_ARGS__);                                                         \
+        return ens_error(err, EINVAL, "%s", failmsg);                                                        \
     } while (0)
 
     while (p < end) {
@@ -201,10 +204,7 @@ int mst_set_add(mst_set *set, const char *name, const char *src, size_t len, ens
         }
     }
     if (depth != 0) {
-        const char *open_name = stack[depth]->text;
-        char buf[128];
-        snprintf(buf, sizeof(buf), "%s", open_name);
-        PARSE_FAIL("template %s: section %s is not closed", name, buf);
+        PARSE_FAIL("template %s: section %s is not closed", name, stack[depth]->text);
     }
 #undef PARSE_FAIL
 
