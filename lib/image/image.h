@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * OCI images without a Docker daemon: open an image from a transport string, read its manifest,
+ * config and layers, change it (remove paths from every layer, add a layer, edit the config),
+ * write it to any transport, unpack it to a rootfs or a runc bundle.
+ *
+ * Transports (as skopeo spells them):
+ *   oci:DIR[:TAG]             OCI image layout directory
+ *   oci-archive:FILE[:TAG]    tar of an OCI image layout
+ *   docker-archive:FILE[:REF] what `docker save` writes (REF = name:tag for RepoTags)
+ *   docker://HOST/REPO[:TAG|@DIGEST]  OCI distribution API v2 registry
+ */
+#ifndef ENSCONCE_IMAGE_IMAGE_H
+#define ENSCONCE_IMAGE_IMAGE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+typedef struct ens_image ens_image;
+
+struct ens_image_opts {
+    bool tls_verify;         /* default true; false also allows plain HTTP */
+    const char *platform;    /* "os/arch[/variant]", default linux/amd64 */
+    const char *authfile;    /* default: REGISTRY_AUTH_FILE, then ~/.docker/config.json */
+    const char *compression; /* new layers: "gzip" (default), "zstd" or "none" */
+};
+void ens_image_opts_init(struct ens_image_opts *o);
+
+/* Opens an existing image (manifest and config are read and verified; layers lazily). */
+int ens_image_open(const char *ref, const struct ens_image_opts *o, ens_image **out, ens_error_t *err);
+/* An empty image (no layers) for the given platform, to add layers to. */
+int ens_image_new(const struct ens_image_opts *o, ens_image **out, ens_error_t *err);
+void ens_image_free(ens_image *img);
+
+/* The image config (OCI image config JSON); borrowed, valid until the next change. */
+json_t *ens_image_config(ens_image *img);
+/* Inspect document: {"manifestDigest","mediaType","config","configDigest","layers":[{digest,diffID,size,mediaType}]}.
+ * Caller owns the reference. */
+json_t *ens_image_inspect(ens_image *img, ens_error_t *err);
+/* "sha256:..." of the manifest as it would be written now. */
+int ens_image_manifest_digest(ens_image *img, char out[72], ens_error_t *err);
+size_t ens_image_layer_count(const ens_image *img);
+
+/* Removes paths (absolute, as seen in the image; a directory with everything below it) from every
+ * layer; only the layers that hold any of them are rewritten. */
+int ens_image_remove_paths(ens_image *img, const char *const *paths, size_t n, ens_error_t *err);
+
+/* Adds a layer holding the tree under dir, placed at dest ("/" for the image root). */
+int ens_image_add_layer_dir(ens_image *img, const char *dir, const char *dest, ens_error_t *err);
+/* Adds a layer from files: src[i] (host path; a directory is taken recursively, a symlink as a
+ * symlink) at dest[i] (absolute image path; NULL = same as src). Parents are created 0755. */
+int ens_image_add_layer_files(ens_image *img, const char *const *src, const char *const *dest, size_t n,
+                              ens_error_t *err);
+
+/* Config edits.  argv arrays are NULL-terminated; NULL clears the field. */
+int ens_image_set_entrypoint(ens_image *img, const char *const *argv, ens_error_t *err);
+int ens_image_set_cmd(ens_image *img, const char *const *argv, ens_error_t *err);
+int ens_image_set_env(ens_image *img, const char *kv, ens_error_t *err); /* "K=V", replaces K */
+int ens_image_set_workdir(ens_image *img, const char *dir, ens_error_t *err);
+int ens_image_set_user(ens_image *img, const char *user, ens_error_t *err);
+int ens_image_set_label(ens_image *img, const char *key, const char *value, ens_error_t *err);
+int ens_image_add_exposed_port(ens_image *img, const char *port, ens_error_t *err); /* "80/tcp" */
+
+/* Writes the image to a transport string; nothing partial is left on failure (files are renamed
+ * into place; a registry manifest is put last). */
+int ens_image_write(ens_image *img, const char *ref, const struct ens_image_opts *o, ens_error_t *err);
+
+/* Unpacks the layers into dir (must not exist, or be empty): a root file system, or with bundle a
+ * runc bundle (dir/config.json, dir/rootfs).  Hostile layers are refused, naming the entry, and
+ * dir is removed again. */
+int ens_image_unpack(ens_image *img, const char *dir, bool bundle, ens_error_t *err);
+
+#endif

@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Layer blobs as tar streams: we do the (de)compression ourselves (zlib, zstd) so that one pass
+ * gives libarchive the tar, and us both the blob digest and the uncompressed digest (diff_id). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "core/cleanup.h"
+#include "core/fsutil.h"
+#include "crypto/digest.h"
+#include "image/internal.h"
+
+#define IOBUF (1u << 20)
+
+int64_t source_date_epoch(void)
+{
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 0)
+        return 0;
+    return v;
+}
+
+int parse_compression(const char *s, enum comp *c, ens_error_t *err)
+{
+    if (!s || strcmp(s, "gzip") == 0)
+        *c = COMP_GZIP;
+    else if (strcmp(s, "zstd") == 0)
+        *c = COMP_ZSTD;
+    else if (strcmp(s, "none") == 0)
+        *c = COMP_NONE;
+    else
+        return ens_error(err, EINVAL, "unknown compression '%s' (gzip, zstd or none)", s);
+    return 0;
+}
+
+const char *comp_layer_media_type(enum comp c)
+{
+    return c == COMP_GZIP ? MT_OCI_LAYER_GZIP : c == COMP_ZSTD ? MT_OCI_LAYER_ZSTD : MT_OCI_LAYER;
+}
+
+static void digest_of(ens_sha256_ctx *c, char out[72])
+{
+    uint8_t d[ENS_SHA256_LEN];
+    ens_sha256_final(c, d);
+    ens_sha256_free(c);
+    memcpy(out, "sha256:", 7);
+    ens_hex_encode(d, sizeof(d), out + 7);
+}
+
+/* ------------------------------------------------------------------ reader */
+
+struct layer_reader {
+    int fd;
+    char *name;
+    char digest[72];
+    int64_t size, nread;
+    enum comp comp;
+    bool sniffed;
+    z_stream z;
+    bool z_init, z_member_done;
+    ZSTD_DStream *zs;
+    size_t zs_last;
+    ens_sha256_ctx *hc, *hu;
+    unsigned char *in, *out;
+    size_t in_len, in_pos;
+    bool in_eof, end;
+    struct archive *ar;
+    ens_error_t err;
+};
+
+static int fill_in(struct layer_reader *lr)
+{
+    if (lr->in_eof)
+        return 0;
+    ssize_t r;
+    do
+        r = read(lr->fd, lr->in, IOBUF);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return ens_error_errno(&lr->err, "layer %s: read", lr->name);
+    if (r == 0) {
+        lr->in_eof = true;
+        lr->in_len = lr->in_pos = 0;
+        return 0;
+    }
+    lr->nread += r;
+    if (lr->size >= 0 && lr->nread > lr->size)
+        return ens_error(&lr->err, EBADMSG, "layer %s: blob is larger than its descriptor's size %lld", lr->name,
+                         (long long)lr->size);
+    ens_sha256_update(lr->hc, lr->in, (size_t)r);
+    lr->in_len = (size_t)r;
+    lr->in_pos = 0;
+    return 0;
+}
+
+static int sniff(struct layer_reader *lr)
+{
+    if (fill_in(lr) < 0)
+        return -1;
+    lr->sniffed = true;
+    const unsigned char *p = lr->in;
+    if (lr->in_len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+        lr->comp = COMP_GZIP;
+        if (inflateInit2(&lr->z, 15 + 16) != Z_OK)
+            return ens_error(&lr->err, ENOMEM, "zlib init failed");
+        lr->z_init = true;
+    } else if (lr->in_len >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd) {
+        lr->comp = COMP_ZSTD;
+        lr->zs = ZSTD_createDStream();
+        if (!lr->zs)
+            return ens_error(&lr->err, ENOMEM, "zstd init failed");
+        ZSTD_initDStream(lr->zs);
+    } else {
+        lr->comp = COMP_NONE;
+    }
+    return 0;
+}
+
+/* Next piece of uncompressed data: >0 bytes in lr->out (or in place), 0 at the end, -1 on error. */
+static ssize_t produce(struct layer_reader *lr, const void **buf)
+{
+    if (!lr->sniffed && sniff(lr) < 0)
+        return -1;
+    if (lr->end)
+        return 0;
+    for (;;) {
+        if (lr->in_pos == lr->in_len) {
+            if (fill_in(lr) < 0)
+                return -1;
+        }
+        bool have = lr->in_pos < lr->in_len;
+        if (lr->comp == COMP_NONE) {
+            if (!have) {
+                lr->end = true;
+                return 0;
+            }
+            *buf = lr->in + lr->in_pos;
+            size_t n = lr->in_len - lr->in_pos;
+            lr->in_pos = lr->in_len;
+            ens_sha256_update(lr->hu, *buf, n);
+            return (ssize_t)n;
+        }
+        if (lr->comp == COMP_GZIP) {
+            if (!have) {
+                if (lr->z_member_done) {
+                    lr->end = true;
+                    return 0;
+                }
+                return ens_error(&lr->err, EBADMSG, "layer %s: truncated gzip stream", lr->name);
+            }
+            if (lr->z_member_done) {
+                /* Another gzip member follows (concatenated gzip is valid). */
+                inflateReset(&lr->z);
+                lr->z_member_done = false;
+            }
+            lr->z.next_in = lr->in + lr->in_pos;
+            lr->z.avail_in = (uInt)(lr->in_len - lr->in_pos);
+            lr->z.next_out = lr->out;
+            lr->z.avail_out = IOBUF;
+            int r = inflate(&lr->z, Z_NO_FLUSH);
+            lr->in_pos = lr->in_len - lr->z.avail_in;
+            if (r == Z_STREAM_END)
+                lr->z_member_done = true;
+            else if (r != Z_OK && r != Z_BUF_ERROR)
+                return ens_error(&lr->err, EBADMSG, "layer %s: corrupt gzip data (%s)", lr->name,
+                                 lr->z.msg ? lr->z.msg : "inflate failed");
+            size_t n = IOBUF - lr->z.avail_out;
+            if (n > 0) {
+                *buf = lr->out;
+                ens_sha256_update(lr->hu, lr->out, n);
+                return (ssize_t)n;
+            }
+            continue;
+        }
+        /* zstd */
+        if (!have) {
+            if (lr->zs_last == 0) {
+                lr->end = true;
+                return 0;
+            }
+            return ens_error(&lr->err, EBADMSG, "layer %s: truncated zstd stream", lr->name);
+        }
+        ZSTD_inBuffer ib = { lr->in, lr->in_len, lr->in_pos };
+        ZSTD_outBuffer ob = { lr->out, IOBUF, 0 };
+        size_t r = ZSTD_decompressStream(lr->zs, &ob, &ib);
+        lr->in_pos = ib.pos;
+        if (ZSTD_isError(r))
+            return ens_error(&lr->err, EBADMSG, "layer %s: corrupt zstd data (%s)", lr->name, ZSTD_getErrorName(r));
+        lr->zs_last = r;
+        if (ob.pos > 0) {
+            *buf = lr->out;
+            ens_sha256_update(lr->hu, lr->out, ob.pos);
+            return (ssize_t)ob.pos;
+        }
+    }
+}
+
+static la_ssize_t read_cb(struct archive *a, void *cd, const void **buf)
+{
+    struct layer_reader *lr = cd;
+    ssize_t n = produce(lr, buf);
+    if (n < 0) {
+        archive_set_error(a, EIO, "%s", ens_error_msg(lr->err));
+        return -1;
+    }
+    return n;
+}
+
+static struct layer_reader *lr_new(int fd, const char *name, const char *digest, int64_t size)
+{
+    struct layer_reader *lr = calloc(1, sizeof(*lr));
+    if (!lr)
+        return NULL;
+    lr->fd = fd;
+    lr->size = size;
+    lr->name = strdup(name ? name : "(layer)");
+    if (digest)
+        snprintf(lr->digest, sizeof(lr->digest), "%s", digest);
+    lr->hc = ens_sha256_new();
+    lr->hu = ens_sha256_new();
+    lr->in = malloc(IOBUF);
+    lr->out = malloc(IOBUF);
+    if (!lr->name || !lr->hc || !lr->hu || !lr->in || !lr->out) {
+        layer_reader_free(lr);
+        return NULL;
+    }
+    return lr;
+}
+
+int layer_reader_open(int fd, const char *name, const char *digest, int64_t size, struct layer_reader **out,
+                      ens_error_t *err)
+{
+    struct layer_reader *lr = lr_new(fd, name, digest, size);
+    if (!lr || !(lr->ar = archive_read_new())) {
+        layer_reader_free(lr);
+        return ens_error(err, ENOMEM, "out of memory");
+    }
+    archive_read_support_format_tar(lr->ar);
+    if (archive_read_open(lr->ar, lr, NULL, read_cb, NULL) != ARCHIVE_OK) {
+        if (lr->err)
+            ens_error(err, ens_error_status(lr->err), "%s", ens_error_msg(lr->err));
+        else
+            ens_error(err, EBADMSG, "layer %s: %s", lr->name, archive_error_string(lr->ar));
+        layer_reader_free(lr);
+        return -1;
+    }
+    *out = lr;
+    return 0;
+}
+
+int layer_decompress(int in, const char *name, const char *digest, int64_t size, int out, const char *diff_id,
+                     char out_diff_id[72], ens_error_t *err)
+{
+    struct layer_reader *lr = lr_new(in, name, digest, size);
+    if (!lr)
+        return ens_error(err, ENOMEM, "out of memory");
+    const void *buf;
+    ssize_t n;
+    int ret = -1;
+    while ((n = produce(lr, &buf)) > 0)
+        if (ens_write_all(out, buf, (size_t)n, err) < 0)
+            goto done;
+    if (n < 0) {
+        layer_reader_error(lr, err);
+        goto done;
+    }
+    ret = layer_reader_finish(lr, diff_id, out_diff_id, err);
+done:
+    layer_reader_free(lr);
+    return ret;
+}
+
+struct archive *layer_reader_archive(struct layer_reader *lr) { return lr->ar; }
+
+int layer_reader_error(struct layer_reader *lr, ens_error_t *err)
+{
+    if (lr->err)
+        return ens_error(err, ens_error_status(lr->err), "%s", ens_error_msg(lr->err));
+    const char *m = lr->ar ? archive_error_string(lr->ar) : NULL;
+    return ens_error(err, EBADMSG, "layer %s: invalid tar stream: %s", lr->name, m ? m : "unknown error");
+}
+
+int layer_reader_finish(struct layer_reader *lr, const char *diff_id, char out_diff_id[72], ens_error_t *err)
+{
+    const void *buf;
+    ssize_t n;
+    while ((n = produce(lr, &buf)) > 0)
+        ;
+    if (n < 0)
+        return layer_reader_error(lr, err);
+    /* Bytes after the end of a compressed stream would change the digest without being seen. */
+    while (lr->in_pos < lr->in_len || !lr->in_eof) {
+        if (lr->in_pos < lr->in_len)
+            return ens_error(err, EBADMSG, "layer %s: trailing data after the compressed stream", lr->name);
+        if (fill_in(lr) < 0)
+            return layer_reader_error(lr, err);
+    }
+    char got[72], got_u[72];
+    digest_of(lr->hc, got);
+    lr->hc = NULL;
+    digest_of(lr->hu, got_u);
+    lr->hu = NULL;
+    if (lr->digest[0] && !ens_ct_equal(got, lr->digest, 71))
+        return ens_error(err, EBADMSG, "layer %s: digest mismatch: content is %s", lr->name, got);
+    if (lr->size >= 0 && lr->nread != lr->size)
+        return ens_error(err, EBADMSG, "layer %s: size %lld differs from its descriptor's %lld", lr->name,
+                         (long long)lr->nread, (long long)lr->size);
+    if (diff_id && *diff_id && strcmp(diff_id, got_u) != 0)
+        return ens_error(err, EBADMSG, "layer %s: uncompressed digest %s differs from the config's diff_id %s",
+                         lr->name, got_u, diff_id);
+    if (out_diff_id)
+        memcpy(out_diff_id, got_u, 72);
+    return 0;
+}
+
+void layer_reader_free(struct layer_reader *lr)
+{
+    if (!lr)
+        return;
+    if (lr->ar)
+        archive_read_free(lr->ar);
+    if (lr->z_init)
+        inflateEnd(&lr->z);
+    if (lr->zs)
+        ZSTD_freeDStream(lr->zs);
+    ens_sha256_free(lr->hc);
+    ens_sha256_free(lr->hu);
+    free(lr->in);
+    free(lr->out);
+    free(lr->name);
+    ens_error_release(&lr->err);
+    free(lr);
+}
+
+/* ------------------------------------------------------------------ writer */
+
+struct layer_writer {
+    int fd;
+    char *path;
+    enum comp comp;
+    z_stream z;
+    bool z_init;
+    ZSTD_CStream *zc;
+    ens_sha256_ctx *hc, *hu;
+    int64_t csize;
+    unsigned char *obuf;
+    struct archive *aw;
+    ens_error_t err;
+};
+
+static int emit(struct layer_writer *lw, const void *p, size_t n)
+{
+    ens_sha256_update(lw->hc, p, n);
+    lw->csize += (int64_t)n;
+    return ens_write_all(lw->fd, p, n, &lw->err);
+}
+
+static int compress_chunk(struct layer_writer *lw, const void *p, size_t n, bool finish)
+{
+    if (lw->comp == COMP_NONE)
+        return n ? emit(lw, p, n) : 0;
+    if (lw->comp == COMP_GZIP) {
+        lw->z.next_in = (Bytef *)p;
+        lw->z.avail_in = (uInt)n;
+        for (;;) {
+            lw->z.next_out = lw->obuf;
+            lw->z.avail_out = IOBUF;
+            int r = deflate(&lw->z, finish ? Z_FINISH : Z_NO_FLUSH);
+            if (r == Z_STREAM_ERROR)
+                return ens_error(&lw->err, EIO, "gzip compression failed");
+            size_t out = IOBUF - lw->z.avail_out;
+            if (out && emit(lw, lw->obuf, out) < 0)
+                return -1;
+            if (finish ? r == Z_STREAM_END : (lw->z.avail_in == 0 && lw->z.avail_out != 0))
+                return 0;
+        }
+    }
+    ZSTD_inBuffer ib = { p, n, 0 };
+    for (;;) {
+        ZSTD_outBuffer ob = { lw->obuf, IOBUF, 0 };
+        size_t r = ZSTD_compressStream2(lw->zc, &ob, &ib, finish ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(r))
+            return ens_error(&lw->err, EIO, "zstd compression failed: %s", ZSTD_getErrorName(r));
+        if (ob.pos && emit(lw, lw->obuf, ob.pos) < 0)
+            return -1;
+        if (finish ? r == 0 : ib.pos == ib.size)
+            return 0;
+    }
+}
+
+static la_ssize_t write_cb(struct archive *a, void *cd, const void *buf, size_t n)
+{
+    struct layer_writer *lw = cd;
+    ens_sha256_update(lw->hu, buf, n);
+    if (compress_chunk(lw, buf, n, false) < 0) {
+        archive_set_error(a, EIO, "%s", ens_error_msg(lw->err));
+        return -1;
+    }
+    return (la_ssize_t)n;
+}
+
+int layer_writer_open(const char *tmpdir, enum comp c, struct layer_writer **out, ens_error_t *err)
+{
+    struct layer_writer *lw = calloc(1, sizeof(*lw));
+    if (!lw)
+        return ens_error(err, ENOMEM, "out of memory");
+    lw->fd = -1;
+    lw->comp = c;
+    if (asprintf(&lw->path, "%s/layer-XXXXXX", tmpdir) < 0) {
+        lw->path = NULL;
+        free(lw);
+        return ens_error(err, ENOMEM, "out of memory");
+    }
+    lw->fd = mkostemp(lw->path, O_CLOEXEC);
+    if (lw->fd < 0) {
+        ens_error_errno(err, "create %s", lw->path);
+        free(lw->path);
+        lw->path = NULL;
+        layer_writer_free(lw);
+        return -1;
+    }
+    lw->hc = ens_sha256_new();
+    lw->hu = ens_sha256_new();
+    lw->obuf = malloc(IOBUF);
+    lw->aw = archive_write_new();
+    if (!lw->hc || !lw->hu || !lw->obuf || !lw->aw) {
+        layer_writer_free(lw);
+        return ens_error(err, ENOMEM, "out of memory");
+    }
+    if (c == COMP_GZIP) {
+        /* zlib's gzip header carries mtime 0 and no name: reproducible. */
+        if (deflateInit2(&lw->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            layer_writer_free(lw);
+            return ens_error(err, ENOMEM, "zlib init failed");
+        }
+        lw->z_init = true;
+    } else if (c == COMP_ZSTD) {
+        lw->zc = ZSTD_createCStream();
+        if (!lw->zc) {
+            layer_writer_free(lw);
+            return ens_error(err, ENOMEM, "zstd init failed");
+        }
+        ZSTD_CCtx_setParameter(lw->zc, ZSTD_c_compressionLevel, 3);
+    }
+    archive_write_set_format_pax_restricted(lw->aw);
+    archive_write_add_filter_none(lw->aw);
+    archive_write_set_bytes_per_block(lw->aw, 10240);
+    if (archive_write_open2(lw->aw, lw, NULL, write_cb, NULL, NULL) != ARCHIVE_OK) {
+        ens_error(err, EIO, "layer writer: %s", archive_error_string(lw->aw));
+        layer_writer_free(lw);
+        return -1;
+    }
+    *out = lw;
+    return 0;
+}
+
+struct archive *layer_writer_archive(struct layer_writer *lw) { return lw->aw; }
+
+int layer_writer_close(struct layer_writer *lw, struct blob *b, ens_error_t *err)
+{
+    if (archive_write_close(lw->aw) != ARCHIVE_OK) {
+        if (lw->err)
+            return ens_error(err, ens_error_status(lw->err), "%s", ens_error_msg(lw->err));
+        return ens_error(err, EIO, "writing layer: %s", archive_error_string(lw->aw));
+    }
+    if (compress_chunk(lw, NULL, 0, true) < 0)
+        return ens_error(err, ens_error_status(lw->err), "%s", ens_error_msg(lw->err));
+    if (close(lw->fd) < 0) {
+        lw->fd = -1;
+        return ens_error_errno(err, "close %s", lw->path);
+    }
+    lw->fd = -1;
+    memset(b, 0, sizeof(*b));
+    digest_of(lw->hc, b->digest);
+    lw->hc = NULL;
+    digest_of(lw->hu, b->diff_id);
+    lw->hu = NULL;
+    b->size = lw->csize;
+    b->media_type = strdup(comp_layer_media_type(lw->comp));
+    b->path = ens_steal(&lw->path);
+    b->verified = true;
+    if (!b->media_type)
+        return ens_error(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+void layer_writer_free(struct layer_writer *lw)
+{
+    if (!lw)
+        return;
+    if (lw->aw)
+        archive_write_free(lw->aw);
+    if (lw->fd >= 0)
+        close(lw->fd);
+    if (lw->path)
+        unlink(lw->path);
+    if (lw->z_init)
+        deflateEnd(&lw->z);
+    if (lw->zc)
+        ZSTD_freeCStream(lw->zc);
+    ens_sha256_free(lw->hc);
+    ens_sha256_free(lw->hu);
+    free(lw->obuf);
+    free(lw->path);
+    ens_error_release(&lw->err);
+    free(lw);
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* `ensconce image build DST`: an image from a root directory, or from executables (with their ELF
+ * interpreter and shared libraries, resolved by lib/elf) plus files, distroless style. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/cleanup.h"
+#include "image/common.h"
+#ifdef ENS_HAVE_ELF
+#include "elf/elf.h"
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: ensconce image build [OPTIONS] DST\n\n"
+               "Builds an image and writes it to DST (any transport).  The result is reproducible: sorted\n"
+               "entries, mtimes from SOURCE_DATE_EPOCH (or 0), uid/gid from the files, gzip without timestamp.\n\n"
+               "Options:\n"
+               "  --from=IMAGE          start from this image (default: an empty one)\n"
+               "  --root=DIR            add a layer holding DIR as the image root\n"
+               "  --exe=PATH            add executable PATH with its ELF interpreter and shared libraries\n"
+               "                        (repeatable; same paths in the image as on this machine)\n"
+               "  --file=SRC[:DEST]     add SRC (a directory recursively) at DEST (default SRC) (repeatable)\n"
+               "  (--exe and --file entries all go into one layer, after the --root layer)\n"
+               IMG_CONFIG_HELP
+               IMG_COMMON_HELP
+               "  -h, --help            this help\n");
+}
+
+struct list {
+    const char **src, **dest;
+    size_t n;
+};
+
+static int list_add(struct list *l, const char *src, const char *dest)
+{
+    const char **s = realloc(l->src, (l->n + 1) * sizeof(char *));
+    if (!s)
+        return -1;
+    l->src = s;
+    const char **d = realloc(l->dest, (l->n + 1) * sizeof(char *));
+    if (!d)
+        return -1;
+    l->dest = d;
+    l->src[l->n] = src;
+    l->dest[l->n] = dest;
+    l->n++;
+    return 0;
+}
+
+int ens_cmd_image_build(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        IMG_COMMON_LONGOPTS,
+        IMG_CONFIG_LONGOPTS,
+        { "from", required_argument, NULL, OPT_FROM },
+        { "root", required_argument, NULL, OPT_ROOT },
+        { "exe", required_argument, NULL, OPT_EXE },
+        { "file", required_argument, NULL, OPT_FILE },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct ens_image_opts o;
+    ens_image_opts_init(&o);
+    struct img_edits edits = { 0 };
+    struct list files = { 0 };
+    const char **exes = calloc((size_t)argc + 1, sizeof(char *));
+    char **owned = calloc((size_t)argc * 2 + 1, sizeof(char *));
+    size_t n_exes = 0, n_owned = 0;
+    const char *from = NULL, *root = NULL;
+    ens_image *img = NULL;
+    _cleanup_error_ ens_error_t err = NULL;
+    int c, ret = 2;
+    optind = 1;
+    if (!exes || !owned)
+        goto out;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = img_common_opt("image build", c, optarg, &o);
+        if (r == 0)
+            r = img_edit_opt("image build", c, optarg, &edits, &o);
+        if (r == 2)
+            goto out;
+        if (r == 1)
+            continue;
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            ret = 0;
+            goto out;
+        case OPT_FROM:
+            from = optarg;
+            break;
+        case OPT_ROOT:
+            root = optarg;
+            break;
+        case OPT_EXE:
+            exes[n_exes++] = optarg;
+            break;
+        case OPT_FILE: {
+            char *copy = strdup(optarg);
+            if (!copy)
+                goto out;
+            owned[n_owned++] = copy;
+            char *colon = strchr(copy, ':');
+            if (colon)
+                *colon++ = '\0';
+            if (!*copy || (colon && *colon != '/')) {
+                ens_cli_usage_error("image build", "--file wants SRC[:/DEST], not '%s'", optarg);
+                goto out;
+            }
+            if (list_add(&files, copy, colon) < 0)
+                goto out;
+            break;
+        }
+        default:
+            ens_cli_usage_error("image build", "unknown option");
+            goto out;
+        }
+    }
+    if (argc - optind != 1) {
+        ens_cli_usage_error("image build", "expected one DST image");
+        goto out;
+    }
+    if (!from && !root && !n_exes && !files.n) {
+        ens_cli_usage_error("image build", "nothing to build: give --root, --exe or --file");
+        goto out;
+    }
+    ret = 1;
+    if ((from ? ens_image_open(from, &o, &img, &err) : ens_image_new(&o, &img, &err)) < 0)
+        goto fail;
+    if (root && ens_image_add_layer_dir(img, root, "/", &err) < 0)
+        goto fail;
+#ifdef ENS_HAVE_ELF
+    struct ens_elf_deps *deps = calloc(n_exes + 1, sizeof(*deps));
+    for (size_t i = 0; i < n_exes; i++) {
+        if (ens_elf_resolve("/", exes[i], &deps[i], &err) < 0) {
+            ens_error_wrap(&err, "resolving the libraries of %s", exes[i]);
+            for (size_t k = 0; k < i; k++)
+                ens_elf_deps_free(&deps[k]);
+            free(deps);
+            goto fail;
+        }
+        list_add(&files, exes[i], NULL);
+        for (size_t k = 0; k < deps[i].count; k++)
+            list_add(&files, deps[i].paths[k], NULL);
+    }
+    int fr = files.n ? ens_image_add_layer_files(img, files.src, files.dest, files.n, &err) : 0;
+    for (size_t k = 0; k < n_exes; k++)
+        ens_elf_deps_free(&deps[k]);
+    free(deps);
+    if (fr < 0)
+        goto fail;
+#else
+    if (n_exes) {
+        ens_error(&err, 38 /* ENOSYS */, "--exe needs lib/elf (ELF dependency resolution), not built in yet");
+        goto fail;
+    }
+    if (files.n && ens_image_add_layer_files(img, files.src, files.dest, files.n, &err) < 0)
+        goto fail;
+#endif
+    if (img_apply_edits(img, &edits, &err) < 0 || ens_image_write(img, argv[optind], &o, &err) < 0)
+        goto fail;
+    char digest[72];
+    if (ens_image_manifest_digest(img, digest, &err) < 0)
+        goto fail;
+    printf("%s\n", digest);
+    ret = 0;
+    goto out;
+fail:
+    ret = ens_error_report(&err, "ensconce image build");
+out:
+    ens_image_free(img);
+    img_edits_free(&edits);
+    for (size_t i = 0; owned && i < n_owned; i++)
+        free(owned[i]);
+    free(owned);
+    free(exes);
+    free(files.src);
+    free(files.dest);
+    return ret;
+}
