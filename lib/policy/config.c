@@ -85,7 +85,8 @@ int ens_policy_substitute(const ens_secret_store_t *s, const char *in, size_t in
         name[nl] = '\0';
         if (k < in_len && in[k] == ':') {
             size_t fs = ++k;
-            while (k < in_len && ((in[k] >= 'a' && in[k] <= 'z') || (in[k] >= 'A' && in[k] <= 'Z')) && k - fs < 32)
+            while (k < in_len && ((in[k] >= 'a' && in[k] <= 'z') || (in[k] >= 'A' && in[k] <= 'Z') ||
+                                   (in[k] >= '0' && in[k] <= '9')) && k - fs < 32)
                 k++;
             memcpy(fmt, in + fs, k - fs);
             fmt[k - fs] = '\0';

@@ -916,8 +916,8 @@ static json_t *public_record(const json_t *rec)
     if (!kind)
         return NULL;
     if (!strcmp(kind, "ascii") || !strcmp(kind, "binary"))
-        return json_pack("{s:s, s:O, s:O}", "kind", kind, "data", json_object_get(rec, "data"), "size",
-                         json_object_get(rec, "size"));
+        return json_pack("{s:s, s:s, s:I}", "kind", kind, "data", rstr(rec, "data") ? rstr(rec, "data") : "", "size",
+                         json_integer_value(json_object_get(rec, "size")));
     if (!strcmp(kind, "private-key")) {
         if (rstr(rec, "public_key"))
             return json_pack("{s:s, s:s}", "kind", kind, "public_key", rstr(rec, "public_key"));
@@ -928,8 +928,9 @@ static json_t *public_record(const json_t *rec)
         free(pub);
         return r;
     }
-    json_t *chain = json_object_get(rec, "chain");
-    return json_pack("{s:s, s:s, s:O}", "kind", kind, "cert", rstr(rec, "cert") ? rstr(rec, "cert") : "", "chain",
+    /* copies, not references: callers wipe what they hand out */
+    json_t *chain = json_deep_copy(json_object_get(rec, "chain"));
+    return json_pack("{s:s, s:s, s:o}", "kind", kind, "cert", rstr(rec, "cert") ? rstr(rec, "cert") : "", "chain",
                      chain ? chain : json_array());
 }
 

@@ -167,7 +167,9 @@ int ens_yaml_load(const char *src, size_t len, const char *source, struct ens_yn
             }
             break;
         case FYET_ALIAS:
-            ens_error(err, EINVAL, "%s:%d:%d: YAML aliases are not supported in sessions", source, line, col);
+            /* the mark follows the '*' */
+            ens_error(err, EINVAL, "%s:%d:%d: YAML aliases are not supported in sessions", source, line,
+                      col > 1 ? col - 1 : col);
             fy_parser_event_free(fyp, ev);
             goto out;
         case FYET_SCALAR:
@@ -201,7 +203,11 @@ int ens_yaml_load(const char *src, size_t len, const char *source, struct ens_yn
                     memcpy(nn->str, t, tl);
                 nn->str[tl] = '\0';
                 nn->len = tl;
-                nn->plain = fy_token_scalar_style(ev->scalar.value) == FYSS_PLAIN;
+                enum fy_scalar_style st = fy_token_scalar_style(ev->scalar.value);
+                nn->plain = st == FYSS_PLAIN;
+                /* libfyaml marks a quoted scalar after its opening quote: point at the quote */
+                if ((st == FYSS_SINGLE_QUOTED || st == FYSS_DOUBLE_QUOTED) && nn->col > 1)
+                    nn->col--;
             } else {
                 nn->type = ev->type == FYET_SEQUENCE_START ? ENS_Y_SEQ : ENS_Y_MAP;
             }
