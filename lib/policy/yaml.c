@@ -92,6 +92,41 @@ static int add_kid(struct ens_ynode *parent, struct ens_ynode *kid)
     return 0;
 }
 
+/* A scalar's text, copied through a token iterator: fy_token_get_text() leaks
+ * its formatting buffer for scalars with many escapes in libfyaml 0.7.12
+ * (found by fuzz_policy). */
+static int scalar_text(struct fy_token *tok, char **out, size_t *len)
+{
+    struct fy_token_iter *it = fy_token_iter_create(tok);
+    if (!it)
+        return -1;
+    size_t n = 0, cap = 64;
+    char *buf = malloc(cap);
+    char chunk[1024];
+    ssize_t r;
+    while (buf && (r = fy_token_iter_read(it, chunk, sizeof(chunk))) > 0) {
+        if (n + (size_t)r + 1 > cap) {
+            cap = (n + (size_t)r + 1) * 2;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+        }
+        memcpy(buf + n, chunk, (size_t)r);
+        n += (size_t)r;
+    }
+    fy_token_iter_destroy(it);
+    if (!buf)
+        return -1;
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
 static void noop_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
     (void)diag;
@@ -190,18 +225,13 @@ int ens_yaml_load(const char *src, size_t len, const char *source, struct ens_yn
             nn->col = col;
             if (ev->type == FYET_SCALAR) {
                 size_t tl = 0;
-                const char *t = fy_token_get_text(ev->scalar.value, &tl);
                 nn->type = ENS_Y_SCALAR;
-                nn->str = malloc(tl + 1);
-                if (!nn->str) {
+                if (scalar_text(ev->scalar.value, &nn->str, &tl) < 0) {
                     free(nn);
-                    ens_error(err, ENOMEM, "%s: out of memory", source);
+                    ens_error(err, ENOMEM, "%s:%d:%d: cannot read a scalar", source, line, col);
                     fy_parser_event_free(fyp, ev);
                     goto out;
                 }
-                if (tl)
-                    memcpy(nn->str, t, tl);
-                nn->str[tl] = '\0';
                 nn->len = tl;
                 enum fy_scalar_style st = fy_token_scalar_style(ev->scalar.value);
                 nn->plain = st == FYSS_PLAIN;
