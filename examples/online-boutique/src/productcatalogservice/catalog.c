@@ -76,6 +76,7 @@ static int parse_product(json_t *o, size_t i, Hipstershop__Product *p, ens_error
     if (!m)
         return ens_error(err, ENOMEM, "out of memory");
     hipstershop__money__init(m);
+    m->currency_code = NULL;
     p->price_usd = m;
     json_t *cc = json_object_get(price, "currencyCode"), *u = json_object_get(price, "units"),
            *n = json_object_get(price, "nanos");
@@ -132,13 +133,13 @@ int catalog_load(const char *path, catalog *c, ens_error_t *err)
         return ens_error(err, EINVAL, "catalog %s: too many products (%zu > %d)", path, n, CATALOG_MAX_PRODUCTS);
     }
     Hipstershop__ListProductsResponse *l = calloc(1, sizeof *l);
+    if (l)
+        hipstershop__list_products_response__init(l);
     if (!l || (n && !(l->products = calloc(n, sizeof *l->products)))) {
         free(l);
         json_decref(root);
         return ens_error(err, ENOMEM, "out of memory");
     }
-    hipstershop__list_products_response__init(l);
-    l->products = n ? l->products : NULL;
     for (size_t i = 0; i < n; i++) {
         Hipstershop__Product *p = calloc(1, sizeof *p);
         if (!p) {
@@ -147,6 +148,8 @@ int catalog_load(const char *path, catalog *c, ens_error_t *err)
             return ens_error(err, ENOMEM, "out of memory");
         }
         hipstershop__product__init(p);
+        /* NULL instead of the shared empty string, so cleanup can free() every field */
+        p->id = p->name = p->description = p->picture = NULL;
         l->products[i] = p;
         l->n_products = i + 1;
         if (parse_product(json_array_get(products, i), i, p, err) < 0) {
