@@ -250,6 +250,7 @@ static int write_chart_dir(const char *out_dir, const char *dirname, const char 
         return ens_error(err, ENOMEM, "out of memory");
     if (mkdtemp(tmp) == NULL)
         return ens_error_errno(err, "create %s", tmp);
+    chmod(tmp, 0755); /* mkdtemp makes it 0700; a chart is not secret */
     int r = write_embedded(which, tmp, name, err);
     if (r == 0 && values) {
         _cleanup_free_ char *y = ens_json_to_yaml(values, err);
