@@ -314,8 +314,9 @@ static void volume_tag(struct cas *cas, struct evhttp_request *req, const char *
         status = 503;
         goto out_refuse;
     }
+    json_t *reply = json_pack("{s:s, s:s}", "volume", vol, "tag", tag);
     json_decref(doc);
-    ens_http_reply_json(req, 200, json_pack("{s:s, s:s}", "volume", vol, "tag", tag));
+    ens_http_reply_json(req, 200, reply);
     return;
 out_refuse:
     {
