@@ -296,6 +296,7 @@ static int authenticate(struct reg *r, const char *challenge, ens_error_t *err)
     if (!challenge || www_auth_parse(challenge, &a) < 0)
         return ens_error(err, EACCES, "%s: unauthorized, without a usable WWW-Authenticate challenge", r->host);
     int ret = -1;
+    _cleanup_free_ char *scope = NULL, *url = NULL, *basic = NULL;
     free(r->authz);
     r->authz = NULL;
     if (strcmp(a.scheme, "basic") == 0) {
@@ -318,14 +319,12 @@ static int authenticate(struct reg *r, const char *challenge, ens_error_t *err)
         ens_error(err, EACCES, "%s: unsupported authentication challenge", r->host);
         goto out;
     }
-    _cleanup_free_ char *scope = NULL;
     if (a.scope)
         scope = strdup(a.scope);
     else if (asprintf(&scope, "repository:%s:%s", r->repo, r->push ? "pull,push" : "pull") < 0)
         scope = NULL;
     char *es = scope ? curl_easy_escape(r->curl, scope, 0) : NULL;
     char *esv = a.service ? curl_easy_escape(r->curl, a.service, 0) : NULL;
-    _cleanup_free_ char *url = NULL;
     int n = asprintf(&url, "%s%sscope=%s%s%s", a.realm, strchr(a.realm, '?') ? "&" : "?", es ? es : "",
                      esv ? "&service=" : "", esv ? esv : "");
     curl_free(es);
@@ -335,7 +334,6 @@ static int authenticate(struct reg *r, const char *challenge, ens_error_t *err)
         ens_error(err, ENOMEM, "out of memory");
         goto out;
     }
-    _cleanup_free_ char *basic = NULL;
     if (r->userpass) {
         _cleanup_free_ char *enc = b64(r->userpass);
         if (!enc || asprintf(&basic, "Authorization: Basic %s", enc) < 0)

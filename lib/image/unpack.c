@@ -138,6 +138,7 @@ static int resolve_dir(int rootfd, const char *rel, bool create, const char *ent
     _cleanup_free_ char *todo = strdup(rel);
     _cleanup_free_ char *canon = NULL;
     int hops = 0;
+    _cleanup_close_ int cur = -1;
     if (!todo)
         return ens_error(err, ENOMEM, "out of memory");
 restart:
@@ -145,7 +146,9 @@ restart:
     canon = calloc(1, strlen(todo) + 1);
     if (!canon)
         return ens_error(err, ENOMEM, "out of memory");
-    _cleanup_close_ int cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cur >= 0)
+        close(cur);
+    cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (cur < 0)
         return ens_error_errno(err, "open root");
     char *p = todo;
@@ -192,7 +195,6 @@ restart:
                            : ens_error(err, ENOMEM, "out of memory");
             free(todo);
             todo = next;
-            _cleanup_close_ int old = ens_steal_fd(&cur);
             goto restart;
         }
         if (!S_ISDIR(st.st_mode))

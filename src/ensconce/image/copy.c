@@ -34,6 +34,8 @@ int ens_cmd_image_copy(int argc, char **argv)
     struct img_edits edits = { 0 };
     _cleanup_free_ const char **remove = calloc((size_t)argc + 1, sizeof(char *));
     size_t n_remove = 0;
+    _cleanup_error_ ens_error_t err = NULL;
+    ens_image *img = NULL;
     int c, ret = 2;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -60,8 +62,6 @@ int ens_cmd_image_copy(int argc, char **argv)
         ens_cli_usage_error("image copy", "expected SRC and DST");
         goto out;
     }
-    _cleanup_error_ ens_error_t err = NULL;
-    ens_image *img = NULL;
     ret = 1;
     if (ens_image_open(argv[optind], &o, &img, &err) < 0 ||
         (n_remove && ens_image_remove_paths(img, remove, n_remove, &err) < 0) ||
