@@ -10,8 +10,8 @@
 #include "rpc.h"
 
 /* Deadlines: checkout fans out to six services, the others are single calls. */
-#define CALL_TIMEOUT_MS 3000
-#define CHECKOUT_TIMEOUT_MS 10000
+#define CALL_TIMEOUT_MS 10000
+#define CHECKOUT_TIMEOUT_MS 20000
 
 struct rpc_backend {
     rpc_channel *catalog, *currency, *cart, *recommendation, *checkout, *shipping, *ad;
