@@ -193,7 +193,7 @@ int ens_http_server_start(const struct ens_http_config *cfg, ens_http_server **o
         evhttp_set_timeout(l->http, cfg->timeout_s > 0 ? cfg->timeout_s : 10);
         evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT
                                                 | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH
-                                                | EVHTTP_REQ_OPTIONS);
+                                                | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
         evhttp_set_gencb(l->http, cfg->cb, cfg->arg);
         if (cfg->tls != NULL) {
             SSL_CTX_up_ref(cfg->tls);

@@ -88,7 +88,10 @@ bool cas_api_common(struct cas *cas, struct evhttp_request *req, const char *pat
     atomic_fetch_add(&cas->metrics.requests, 1);
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     if (strcmp(path, "/healthz") == 0) {
-        ens_http_reply(req, 200, "text/plain", "ok\n", 3);
+        if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD)
+            ens_http_reply_error(req, 405, "/healthz: use GET");
+        else
+            ens_http_reply(req, 200, "text/plain", "ok\n", 3);
         return true;
     }
     if (strcmp(path, "/metrics") == 0) {

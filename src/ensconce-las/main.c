@@ -35,6 +35,8 @@ static void handle(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     const char *path = uri;
     if (strcmp(path, "/healthz") == 0) {
+        if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD)
+            return ens_http_reply_error(req, 405, "/healthz: use GET");
         ens_http_reply(req, 200, "text/plain", "ok\n", 3);
         return;
     }
