@@ -36,10 +36,9 @@ void ens_tee_policy_clear(struct ens_tee_policy *p)
     memset(p, 0, sizeof(*p));
 }
 
-int ens_tee_policy_from_json(const json_t *att, const json_t *measurements, struct ens_tee_policy *p,
-                             ens_error_t *err)
+static int policy_from_json(const json_t *att, const json_t *measurements, struct ens_tee_policy *p,
+                            ens_error_t *err)
 {
-    memset(p, 0, sizeof(*p));
     if (measurements && !json_is_object(measurements))
         return ens_error(err, EINVAL, "policy: measurements must be an object");
     p->measurements = measurements;
@@ -102,6 +101,17 @@ int ens_tee_policy_from_json(const json_t *att, const json_t *measurements, stru
     return 0;
 }
 
+int ens_tee_policy_from_json(const json_t *att, const json_t *measurements, struct ens_tee_policy *p,
+                             ens_error_t *err)
+{
+    memset(p, 0, sizeof(*p));
+    if (policy_from_json(att, measurements, p, err) < 0) {
+        ens_tee_policy_clear(p); /* nothing half-filled is left to the caller */
+        return -1;
+    }
+    return 0;
+}
+
 static bool value_matches(const json_t *claim, const json_t *want)
 {
     if (json_is_integer(claim) && json_is_integer(want))
@@ -151,7 +161,7 @@ static int check_measurements(const json_t *claims, const json_t *req, ens_error
         json_t *cv = json_object_get(m, key);
         if (!cv)
             return ens_error(err, EACCES, "policy: the evidence has no measurement %s (TEE %s)", key,
-                             json_string_value(json_object_get(claims, "tee")));
+                             json_string_value(json_object_get(claims, "tee")) ? json_string_value(json_object_get(claims, "tee")) : "?");
         bool ok = false;
         if (json_is_array(want)) {
             size_t i;
@@ -180,7 +190,8 @@ int ens_tee_check_policy(const json_t *claims, const struct ens_tee_policy *p, c
     /* REPORTDATA binds the runtime key and the CAS nonce: compare first. */
     if (expected_rd) {
         uint8_t rd[64];
-        if (ens_hex_decode(json_string_value(json_object_get(claims, "report_data")), rd, 64, NULL) < 0)
+        const char *hex = json_string_value(json_object_get(claims, "report_data"));
+        if (!hex || ens_hex_decode(hex, rd, 64, NULL) < 0)
             return ens_error(err, EACCES, "policy: the claims have no report data");
         if (!ens_ct_equal(rd, expected_rd, 64))
             return ens_error(err, EACCES, "policy: REPORTDATA does not bind the expected key and nonce");

@@ -132,7 +132,8 @@ int tee_pem_certs(const uint8_t *buf, size_t len, STACK_OF(X509) **out, const ch
         }
         if (len - pos < sizeof(begin) - 1 || memcmp(buf + pos, begin, sizeof(begin) - 1) != 0)
             return ens_error(err, EINVAL, "%s: unexpected data at offset %zu of the PEM data", what, pos);
-        const uint8_t *e = memmem(buf + pos, len - pos, end, sizeof(end) - 1);
+        size_t b0 = pos + sizeof(begin) - 1;
+        const uint8_t *e = memmem(buf + b0, len - b0, end, sizeof(end) - 1);
         if (!e)
             return ens_error(err, EINVAL, "%s: unterminated PEM certificate", what);
         /* The body holds base64 and line breaks only, and decodes to exactly one DER certificate. */
