@@ -57,8 +57,8 @@ const char *fe_platform_normalize(const char *env, const char **display_name)
     static const struct {
         const char *key, *name;
     } platforms[] = {
-        {"local", "local machine"}, {"gcp", "Google Cloud"},     {"azure", "Microsoft Azure"},
-        {"aws", "Amazon Web Services"}, {"onprem", "on-premises"}, {"alibaba", "Alibaba Cloud"},
+        {"local", "a local machine"}, {"gcp", "Google Cloud"},     {"azure", "Microsoft Azure"},
+        {"aws", "Amazon Web Services"}, {"onprem", "on-premises servers"}, {"alibaba", "Alibaba Cloud"},
     };
     for (size_t i = 0; env && i < sizeof(platforms) / sizeof(platforms[0]); i++) {
         if (strcmp(env, platforms[i].key) == 0) {
