@@ -15,7 +15,11 @@ declare -A SVC_VAR=(
     [checkoutservice]=CHECKOUT_SERVICE_ADDR)
 declare -A SVC_PORT=() SVC_PID=()
 
-# start_service NAME [PORT]: (re)starts one back end on 127.0.0.1.
+RUN_NATIVE=${ENSCONCE_SOURCE_ROOT:?}/examples/online-boutique/run-native.sh
+REDIS_ADDR_NATIVE=""
+
+# start_service NAME [PORT]: (re)starts one back end on 127.0.0.1 (its pid file
+# in the run-native directory is updated so that `run-native.sh stop` stops it).
 start_service() {
     local name=$1 port=${2:-${SVC_PORT[$1]:-}}
     [ -n "$port" ] || port=$(free_port)
@@ -23,8 +27,10 @@ start_service() {
     local envs=(PORT="$port" LISTEN_ADDR=127.0.0.1)
     local s
     for s in "${!SVC_PORT[@]}"; do envs+=("${SVC_VAR[$s]}=127.0.0.1:${SVC_PORT[$s]}"); done
+    [ "$name" = cartservice ] && [ -n "$REDIS_ADDR_NATIVE" ] && envs+=(REDIS_ADDR="$REDIS_ADDR_NATIVE")
     env "${envs[@]}" "$BOUTIQUE_BIN/$name" >>"$TMP/$name.log" 2>&1 &
     SVC_PID[$name]=$!
+    [ -d "$TMP/native" ] && echo "${SVC_PID[$name]}" >"$TMP/native/$name.pid"
     add_cleanup "kill ${SVC_PID[$name]}"
     wait_port 127.0.0.1 "$port" 20
 }
@@ -34,10 +40,34 @@ stop_service() { # NAME: SIGKILL, as a crash would
     wait "${SVC_PID[$1]}" 2>/dev/null || true
 }
 
-# start_backends: all nine, callers first so that checkout/recommendation know the others.
+# start_backends: the nine back ends (and Redis for the cart) with the
+# boutique's run-native.sh on a random port offset; without that script, each
+# one on a free port, callers last so that they know the others' addresses.
 start_backends() {
     local s
     [ -x "$BOUTIQUE_BIN/checkoutservice" ] || skip "boutique back ends not built"
+    if [ -x "$RUN_NATIVE" ]; then
+        local try off ok=""
+        for try in 1 2 3 4 5; do
+            off=$(( (RANDOM % 140 + 10) * 100 ))  # 1000..14900: every port stays below 65536
+            if PORT_OFFSET=$off "$RUN_NATIVE" start "$TMP/native" >"$TMP/run-native.log" 2>&1; then
+                ok=1
+                break
+            fi
+        done
+        [ -n "$ok" ] || { cat "$TMP/run-native.log" >&2; fail "run-native.sh could not start the back ends"; }
+        add_cleanup "'$RUN_NATIVE' stop '$TMP/native'"
+        for s in $BOUTIQUE_SERVICES; do
+            local var=${SVC_VAR[$s]}
+            local addr
+            addr=$(sed -n "s/^export $var=//p" "$TMP/native/env")
+            [ -n "$addr" ] || fail "run-native.sh wrote no $var"
+            SVC_PORT[$s]=${addr##*:}
+            SVC_PID[$s]=$(cat "$TMP/native/$s.pid")
+        done
+        REDIS_ADDR_NATIVE=$("$RUN_NATIVE" status "$TMP/native" | sed -n 's/^redis-cart running pid [0-9]* port \([0-9]*\)$/127.0.0.1:\1/p')
+        return 0
+    fi
     for s in $BOUTIQUE_SERVICES; do SVC_PORT[$s]=$(free_port); done
     for s in $BOUTIQUE_SERVICES; do start_service "$s" "${SVC_PORT[$s]}"; done
 }
