@@ -179,6 +179,18 @@ int boutique_serve(const char *log_name, const char *service_name, const char *d
             return 1;
         }
     }
+    /* BOUTIQUE_WORKERS overrides the service's default worker count (tuning) */
+    const char *w = getenv("BOUTIQUE_WORKERS");
+    if (w && *w) {
+        char *end;
+        long v = strtol(w, &end, 10);
+        if (*end || v < 1 || v > 256) {
+            blog_error("BOUTIQUE_WORKERS '%s' is not a number in 1..256", w);
+            rpc_server_free(s);
+            return 1;
+        }
+        workers = (int)v;
+    }
     int port = 0;
     if (rpc_server_start(s, addr, workers, &port, &err) < 0) {
         blog_error("%s", ens_error_msg(err));
