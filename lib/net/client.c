@@ -345,7 +345,14 @@ int ens_http_request(ens_http_conn *c, const char *method, const char *path, con
                       ctype ? "\r\n" : "");
     if (hl < 0)
         return ens_error(err, ENOMEM, "out of memory");
-    if (send_all(c, head, (size_t)hl, err) < 0 || (len && send_all(c, body, len, err) < 0))
+    /* One write (one TLS record, one segment when small): no Nagle/delayed-ACK stalls. */
+    _cleanup_free_ char *msg = malloc((size_t)hl + len);
+    if (msg == NULL)
+        return ens_error(err, ENOMEM, "out of memory");
+    memcpy(msg, head, (size_t)hl);
+    if (len)
+        memcpy(msg + hl, body, len);
+    if (send_all(c, msg, (size_t)hl + len, err) < 0)
         return ens_error_wrap(err, "%s %s", method, path);
     /* Header block. */
     char *eoh = NULL;

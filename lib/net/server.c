@@ -28,6 +28,8 @@
 #include "core/log.h"
 
 struct loop {
+    ens_http_cb cb;
+    void *arg;
     struct event_base *base;
     struct evhttp *http;
     pthread_t thread;
@@ -155,6 +157,21 @@ static struct bufferevent *tls_bev(struct event_base *base, void *arg)
     return bev;
 }
 
+/* TCP_NODELAY on every connection before the first reply: Linux may or may not carry it
+ * over from the listener, and Nagle + delayed ACKs add 40 ms to split responses. */
+static void dispatch(struct evhttp_request *req, void *arg)
+{
+    struct loop *l = arg;
+    struct evhttp_connection *c = evhttp_request_get_connection(req);
+    struct bufferevent *bev = c ? evhttp_connection_get_bufferevent(c) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    l->cb(req, l->arg);
+}
+
 static void *loop_main(void *arg)
 {
     struct loop *l = arg;
@@ -194,7 +211,9 @@ int ens_http_server_start(const struct ens_http_config *cfg, ens_http_server **o
         evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT
                                                 | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH
                                                 | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT);
-        evhttp_set_gencb(l->http, cfg->cb, cfg->arg);
+        l->cb = cfg->cb;
+        l->arg = cfg->arg;
+        evhttp_set_gencb(l->http, dispatch, l);
         if (cfg->tls != NULL) {
             SSL_CTX_up_ref(cfg->tls);
             l->tls = cfg->tls;
