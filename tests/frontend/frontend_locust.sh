@@ -29,3 +29,4 @@ done
 # The frontend saw no server error during the run.
 ! grep -q '"http.resp.status":"5' "$TMP/frontend.log" || fail "the frontend answered 5xx during the load"
 pass "locust: $summary"
+stop_frontend

@@ -149,7 +149,7 @@ assert_eq "$(get GET /static/nope.css)" 404 "missing static file"
 pass "routes, statuses, redirects"
 
 # BASE_URL: everything moves below the prefix.
-kill "$FE_PID"
+stop_frontend
 start_frontend BASE_URL=/shop
 rm -f "$JAR"
 assert_eq "$(get GET /shop/)" 200 "BASE_URL home"
@@ -173,7 +173,7 @@ pass "missing configuration"
 # Concurrency: while four home pages wait on a catalog slowed by 1 s, requests
 # that need no slow call (health, a currency switch through the worker pool)
 # are answered at once, and the slow ones all complete.
-kill "$FE_PID"
+stop_frontend
 stop_service productcatalogservice
 EXTRA_LATENCY=1s start_service productcatalogservice
 start_frontend
@@ -193,3 +193,4 @@ for i in $(seq 4); do
 done
 [ "$ms" -lt 500 ] || fail "fast requests took $ms ms while slow back-end calls were running"
 pass "fast requests answered in $ms ms while 4 slow ones were in flight"
+stop_frontend

@@ -40,3 +40,4 @@ assert_eq "$(code -d email=a@b.co -d street_address=x -d zip_code=1 -d city=x -d
     -d credit_card_expiration_year=$(( $(date +%Y) + 1 )) -d credit_card_cvv=1 "$FE_URL/cart/checkout")" 500
 assert_contains "$(cat "$TMP/body")" "failed to charge card"
 pass "payment down: checkout error names the charge"
+stop_frontend

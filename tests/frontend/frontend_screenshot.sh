@@ -45,3 +45,4 @@ PY
 mkdir -p "$ENSCONCE_BUILD_ROOT/tests/frontend"
 cp "$png" "$ENSCONCE_BUILD_ROOT/tests/frontend/home.png"
 pass "home page screenshot with no failed resource loads ($ENSCONCE_BUILD_ROOT/tests/frontend/home.png)"
+stop_frontend

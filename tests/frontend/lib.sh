@@ -85,3 +85,15 @@ start_frontend() {
     wait_port 127.0.0.1 "$FE_PORT" 20
     FE_URL=http://127.0.0.1:$FE_PORT
 }
+
+# stop_frontend: SIGTERM, then the frontend must exit 0 (a graceful stop) with
+# no sanitizer report in its log (the ASan/UBSan tree runs these tests too).
+stop_frontend() {
+    kill -TERM "$FE_PID"
+    local rc=0
+    wait "$FE_PID" || rc=$?
+    if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP/frontend.log" >&2; then
+        fail "sanitizer report in the frontend's log"
+    fi
+    [ $rc = 0 ] || { tail -5 "$TMP/frontend.log" >&2; fail "the frontend exited with status $rc on SIGTERM"; }
+}
