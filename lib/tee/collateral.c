@@ -52,8 +52,62 @@ void ens_tee_collateral_free(struct ens_tee_collateral *c)
     free(c->tcb);
     free(c->qe);
     free(c->cache);
+    for (size_t i = 0; i < c->n_objs; i++)
+        if (c->objs[i].free_fn)
+            c->objs[i].free_fn(c->objs[i].obj);
+    free(c->objs);
     pthread_mutex_destroy(&c->lock);
     free(c);
+}
+
+void *tee_obj_get(const struct ens_tee_collateral *cc, char kind, const uint8_t key[32])
+{
+    struct ens_tee_collateral *c = (struct ens_tee_collateral *)cc;
+    void *obj = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n_objs && !obj; i++)
+        if (c->objs[i].kind == kind && memcmp(c->objs[i].key, key, 32) == 0)
+            obj = c->objs[i].obj;
+    pthread_mutex_unlock(&c->lock);
+    return obj;
+}
+
+void *tee_obj_put(const struct ens_tee_collateral *cc, char kind, const uint8_t key[32], void *obj,
+                  void (*free_fn)(void *))
+{
+    struct ens_tee_collateral *c = (struct ens_tee_collateral *)cc;
+    void *ret = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->n_objs; i++) {
+        if (c->objs[i].kind == kind && memcmp(c->objs[i].key, key, 32) == 0) {
+            ret = c->objs[i].obj;
+            break;
+        }
+    }
+    if (ret) {
+        pthread_mutex_unlock(&c->lock);
+        if (free_fn)
+            free_fn(obj);
+        return ret;
+    }
+    if (c->n_objs == c->cap_objs && c->cap_objs < 4096) {
+        size_t cap = c->cap_objs ? 2 * c->cap_objs : 16;
+        struct tee_obj_ent *n = realloc(c->objs, cap * sizeof(*n));
+        if (n) {
+            c->objs = n;
+            c->cap_objs = cap;
+        }
+    }
+    if (c->n_objs < c->cap_objs) {
+        struct tee_obj_ent *e = &c->objs[c->n_objs++];
+        e->kind = kind;
+        memcpy(e->key, key, 32);
+        e->obj = obj;
+        e->free_fn = free_fn;
+        ret = obj;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ret;
 }
 
 /* ---- a minimal scanner to find the exact bytes of a top-level JSON value --- */

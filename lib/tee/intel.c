@@ -6,6 +6,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/cleanup.h"
@@ -544,8 +545,22 @@ static int platform_level(const struct quote *q, const struct pck_info *pi, json
 
 /* ---- the verification order (spec: SGX ECDSA quote v3, TDX quote v4 and v5) ---- */
 
-static void x509_stack_free(STACK_OF(X509) **s) { sk_X509_pop_free(*s, X509_free); }
 static void pkey_free(EVP_PKEY **k) { EVP_PKEY_free(*k); }
+static void pkey_free_void(void *k) { EVP_PKEY_free(k); }
+
+struct pck_entry {
+    STACK_OF(X509) *chain;
+    struct pck_info pi;
+};
+static void pck_entry_free(void *p)
+{
+    struct pck_entry *e = p;
+    if (!e)
+        return;
+    sk_X509_pop_free(e->chain, X509_free);
+    free(e);
+}
+static void pck_entry_freep(struct pck_entry **e) { pck_entry_free(*e); }
 
 int tee_intel_verify(const struct ens_tee_input *in, const struct ens_tee_collateral *c, time_t at, json_t *claims,
                      bool verify, ens_error_t *err)
@@ -566,13 +581,27 @@ int tee_intel_verify(const struct ens_tee_input *in, const struct ens_tee_collat
     if (!verify)
         return 0;
 
-    __attribute__((cleanup(x509_stack_free))) STACK_OF(X509) *chain = NULL;
-    if (tee_pem_certs(q.pem, q.pem_len, &chain, "pck-chain", err) < 0)
-        return -1;
+    /* The PCK chain is per platform: parse it once per collateral object. */
+    uint8_t pem_key[32];
+    ens_sha256(q.pem, q.pem_len, pem_key);
+    struct pck_entry *pe = tee_obj_get(c, 'P', pem_key);
+    __attribute__((cleanup(pck_entry_freep))) struct pck_entry *own = NULL;
+    if (!pe) {
+        own = calloc(1, sizeof(*own));
+        if (!own)
+            return ens_error(err, ENOMEM, "pck-chain: out of memory");
+        if (tee_pem_certs(q.pem, q.pem_len, &own->chain, "pck-chain", err) < 0 ||
+            parse_pck(sk_X509_value(own->chain, 0), &own->pi, err) < 0)
+            return -1;
+        pe = tee_obj_put(c, 'P', pem_key, own, pck_entry_free);
+        if (pe)
+            own = NULL; /* now owned by the cache */
+        else
+            pe = own;
+    }
+    STACK_OF(X509) *chain = pe->chain;
     X509 *leaf = sk_X509_value(chain, 0);
-    struct pck_info pi;
-    if (parse_pck(leaf, &pi, err) < 0)
-        return -1;
+    const struct pck_info pi = pe->pi;
     char fmspc[13];
     ens_hex_encode(pi.fmspc, 6, fmspc);
     bool tdx = q.type == ENS_TEE_TDX;
@@ -651,9 +680,21 @@ int tee_intel_verify(const struct ens_tee_input *in, const struct ens_tee_collat
     }
     /* 9. ISV signature by the attestation key. */
     {
-        __attribute__((cleanup(pkey_free))) EVP_PKEY *ak = tee_p256_key(q.attest_key);
-        if (!ak)
-            return ens_error(err, EACCES, "quote-signature: the attestation key is not a P-256 point");
+        /* Attestation keys live as long as the QE's: decode each once (OpenSSL 3 decoding is slow). */
+        uint8_t ak_key[32];
+        ens_sha256(q.attest_key, 64, ak_key);
+        EVP_PKEY *ak = tee_obj_get(c, 'K', ak_key);
+        __attribute__((cleanup(pkey_free))) EVP_PKEY *ak_own = NULL;
+        if (!ak) {
+            ak_own = tee_p256_key(q.attest_key);
+            if (!ak_own)
+                return ens_error(err, EACCES, "quote-signature: the attestation key is not a P-256 point");
+            ak = tee_obj_put(c, 'K', ak_key, ak_own, pkey_free_void);
+            if (ak)
+                ak_own = NULL;
+            else
+                ak = ak_own;
+        }
         if (tee_ecdsa_verify_raw(ak, EVP_sha256(), q.q, q.signed_len, q.isv_sig, 32) < 0)
             return ens_error(err, EACCES, "quote-signature: the quote signature does not verify");
     }

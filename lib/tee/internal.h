@@ -29,6 +29,15 @@ struct tee_cache_ent {
     time_t from, to; /* the chain verified for every time in [from, to) */
 };
 
+/* Parsed per-platform objects reused across verifications (PCK chains,
+ * attestation keys, selected VCEKs): never evicted while the collateral lives. */
+struct tee_obj_ent {
+    char kind;
+    uint8_t key[32];
+    void *obj;
+    void (*free_fn)(void *);
+};
+
 struct ens_tee_collateral {
     STACK_OF(X509) *certs;
     STACK_OF(X509_CRL) *crls;
@@ -39,7 +48,16 @@ struct ens_tee_collateral {
     pthread_mutex_t lock;
     struct tee_cache_ent *cache;
     size_t n_cache, cap_cache;
+    struct tee_obj_ent *objs;
+    size_t n_objs, cap_objs;
 };
+
+/* Returns the cached object of (kind, key) or NULL. */
+void *tee_obj_get(const struct ens_tee_collateral *c, char kind, const uint8_t key[32]);
+/* Caches obj (taking ownership) and returns it, or returns the object another
+ * thread cached first (freeing obj); NULL when the cache is full (obj untouched). */
+void *tee_obj_put(const struct ens_tee_collateral *c, char kind, const uint8_t key[32], void *obj,
+                  void (*free_fn)(void *));
 
 /* Pinned trust anchors: SHA-256 of the root certificates' DER. */
 extern const uint8_t tee_intel_root_sha256[32];
