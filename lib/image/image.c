@@ -326,6 +326,17 @@ int blob_verify(struct blob *b, ens_error_t *err)
     return 0;
 }
 
+void blob_prefer_digest_error(struct blob *b, ens_error_t *err)
+{
+    /* A corrupted blob usually breaks decompression before its digest can be checked: name the
+     * real cause. */
+    ens_error_t e = NULL;
+    if (b->verified || blob_verify(b, &e) == 0)
+        return;
+    ens_error_release(err);
+    *err = e;
+}
+
 int blob_copy_verified(const struct blob *b, const char *dst, ens_error_t *err)
 {
     _cleanup_close_ int in = open(b->path, O_RDONLY | O_CLOEXEC);
@@ -1103,7 +1114,7 @@ static bool path_matches(const char *p, char **set, size_t n)
     return false;
 }
 
-static int entry_removed(struct archive_entry *e, char **set, size_t n, bool *hit)
+static int entry_removed(struct archive_entry *e, char **set, size_t n, bool *hit, bool warn)
 {
     bool esc;
     _cleanup_free_ char *p = path_clean(archive_entry_pathname(e), &esc);
@@ -1128,7 +1139,8 @@ static int entry_removed(struct archive_entry *e, char **set, size_t n, bool *hi
         if (!t)
             return -1;
         if (path_matches(t, set, n)) {
-            ens_log(ENS_LOG_WARN, "dropping /%s: hard link to removed /%s", p, t);
+            if (warn)
+                ens_log(ENS_LOG_WARN, "dropping /%s: hard link to removed /%s", p, t);
             *hit = true;
         }
     }
@@ -1190,7 +1202,7 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
         if (entry_check(e, b->digest, err) < 0)
             goto out;
         bool hit;
-        if (entry_removed(e, set, n, &hit) < 0) {
+        if (entry_removed(e, set, n, &hit, false) < 0) {
             ens_error(err, ENOMEM, "out of memory");
             goto out;
         }
@@ -1218,7 +1230,7 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
     size_t dropped = 0;
     while ((r = archive_read_next_header(ar, &e)) == ARCHIVE_OK) {
         bool hit;
-        if (entry_removed(e, set, n, &hit) < 0) {
+        if (entry_removed(e, set, n, &hit, true) < 0) {
             ens_error(err, ENOMEM, "out of memory");
             goto out;
         }
@@ -1256,6 +1268,8 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
 out:
     layer_reader_free(lr);
     layer_writer_free(lw);
+    if (ret < 0 && b->path)
+        blob_prefer_digest_error(b, err);
     return ret;
 }
 

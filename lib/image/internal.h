@@ -67,6 +67,8 @@ json_t *descriptor_json(const struct blob *b);
 int blob_copy_verified(const struct blob *b, const char *dst, ens_error_t *err);
 /* Hashes a local blob and checks it against its descriptor. */
 int blob_verify(struct blob *b, ens_error_t *err);
+/* After a failed read of b: if b's digest is wrong, replaces *err by that (more precise) error. */
+void blob_prefer_digest_error(struct blob *b, ens_error_t *err);
 const char *comp_layer_media_type(enum comp c);
 
 /* ---- documents ---- */

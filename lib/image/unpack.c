@@ -666,14 +666,18 @@ int ens_image_unpack(ens_image *img, const char *dir, bool bundle, ens_error_t *
             goto fail;
         }
         struct layer_reader *lr = NULL;
-        if (layer_reader_open(fd, b->digest, b->verified ? NULL : b->digest, b->size, &lr, err) < 0)
+        if (layer_reader_open(fd, b->digest, b->verified ? NULL : b->digest, b->size, &lr, err) < 0) {
+            blob_prefer_digest_error(b, err);
             goto fail;
+        }
         int r = layer_apply_reader(rootfd, rootfs, lr, b->digest, err);
         if (r == 0)
             r = layer_reader_finish(lr, b->diff_id, NULL, err);
         layer_reader_free(lr);
-        if (r < 0)
+        if (r < 0) {
+            blob_prefer_digest_error(b, err);
             goto fail;
+        }
         b->verified = true;
     }
     close(rootfd);

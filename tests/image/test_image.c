@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests of lib/image internals: references, paths, auth challenges, documents, layer streams
+ * and whiteout application. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/cleanup.h"
+#include "core/fsutil.h"
+#include "crypto/digest.h"
+#include "image/internal.h"
+
+static void parse_ok(const char *s, enum ens_transport t, const char *path, const char *tag, const char *host,
+                     const char *repo, const char *digest)
+{
+    struct image_ref r;
+    ens_error_t err = NULL;
+    int rc = image_ref_parse(s, &r, &err);
+    if (rc < 0)
+        fail_msg("%s: %s", s, ens_error_msg(err));
+    assert_int_equal(r.transport, t);
+#define CHECK(f) \
+    if (f) assert_string_equal(r.f, f); else assert_null(r.f);
+    CHECK(path);
+    CHECK(tag);
+    CHECK(host);
+    CHECK(repo);
+    CHECK(digest);
+#undef CHECK
+    image_ref_clear(&r);
+}
+
+static void parse_bad(const char *s, const char *want)
+{
+    struct image_ref r;
+    ens_error_t err = NULL;
+    assert_int_equal(image_ref_parse(s, &r, &err), -1);
+    assert_non_null(err);
+    if (!strstr(ens_error_msg(err), want))
+        fail_msg("%s: error '%s' lacks '%s'", s, ens_error_msg(err), want);
+    ens_error_release(&err);
+}
+
+static void test_refs(void **state)
+{
+    (void)state;
+    const char *D = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    parse_ok("oci:/tmp/x", T_OCI, "/tmp/x", NULL, NULL, NULL, NULL);
+    parse_ok("oci:/tmp/x:v1.2", T_OCI, "/tmp/x", "v1.2", NULL, NULL, NULL);
+    parse_ok("oci-archive:a.tar", T_OCI_ARCHIVE, "a.tar", NULL, NULL, NULL, NULL);
+    parse_ok("docker-archive:a.tar:example/app:v2", T_DOCKER_ARCHIVE, "a.tar", "example/app:v2", NULL, NULL, NULL);
+    parse_ok("docker://debian", T_DOCKER, NULL, "latest", "docker.io", "library/debian", NULL);
+    parse_ok("docker://user/app:1", T_DOCKER, NULL, "1", "docker.io", "user/app", NULL);
+    parse_ok("docker://127.0.0.1:5000/a/b:tag", T_DOCKER, NULL, "tag", "127.0.0.1:5000", "a/b", NULL);
+    parse_ok("docker://localhost/app", T_DOCKER, NULL, "latest", "localhost", "app", NULL);
+    parse_ok("docker://quay.io/org/app-x_y.z", T_DOCKER, NULL, "latest", "quay.io", "org/app-x_y.z", NULL);
+    char buf[200];
+    snprintf(buf, sizeof(buf), "docker://r.example:443/ns/app@%s", D);
+    parse_ok(buf, T_DOCKER, NULL, NULL, "r.example:443", "ns/app", D);
+    snprintf(buf, sizeof(buf), "docker://r.example/ns/app:tag@%s", D);
+    parse_ok(buf, T_DOCKER, NULL, NULL, "r.example", "ns/app", D);
+    parse_bad("docker://r.example/App", "invalid repository");
+    parse_bad("docker://r.example/app:bad/tag", "invalid");
+    parse_bad("docker://r.example/app:-x", "invalid tag");
+    parse_bad("docker://r.example/app@sha256:123", "invalid digest");
+    parse_bad("docker://r.example/a..b", "invalid repository");
+    parse_bad("oci:", "missing path");
+    parse_bad("oci::tag", "empty path");
+    parse_bad("oci:/x:bad tag", "invalid tag");
+    parse_bad("dir:/x", "unknown transport");
+    parse_bad("/just/a/path", "unknown transport");
+    assert_true(tag_valid("v1.0_rc-1"));
+    assert_false(tag_valid(""));
+    assert_false(tag_valid(".x"));
+    char longtag[140];
+    memset(longtag, 'a', 129);
+    longtag[129] = '\0';
+    assert_false(tag_valid(longtag));
+}
+
+static void clean_is(const char *in, const char *want)
+{
+    bool esc;
+    char *c = path_clean(in, &esc);
+    if (!want) {
+        assert_null(c);
+        assert_true(esc);
+        return;
+    }
+    assert_non_null(c);
+    assert_string_equal(c, want);
+    free(c);
+}
+
+static void test_paths(void **state)
+{
+    (void)state;
+    clean_is("./etc/passwd", "etc/passwd");
+    clean_is("/etc//passwd/", "etc/passwd");
+    clean_is("a/./b/../c", "a/c");
+    clean_is("/", "");
+    clean_is(".", "");
+    clean_is("a/..", "");
+    clean_is("..", NULL);
+    clean_is("../x", NULL);
+    clean_is("a/../../x", NULL);
+    clean_is("/../x", NULL);
+    clean_is("...", "...");
+    clean_is("..a/b..", "..a/b..");
+}
+
+static void test_www_auth(void **state)
+{
+    (void)state;
+    struct www_auth a;
+    assert_int_equal(www_auth_parse("Bearer realm=\"https://auth.example/token\",service=\"registry.example\","
+                                    "scope=\"repository:a/b:pull,push\"", &a), 0);
+    assert_string_equal(a.scheme, "bearer");
+    assert_string_equal(a.realm, "https://auth.example/token");
+    assert_string_equal(a.service, "registry.example");
+    assert_string_equal(a.scope, "repository:a/b:pull,push");
+    www_auth_clear(&a);
+    assert_int_equal(www_auth_parse("Basic realm=\"Registry Realm\"", &a), 0);
+    assert_string_equal(a.scheme, "basic");
+    assert_string_equal(a.realm, "Registry Realm");
+    assert_null(a.scope);
+    www_auth_clear(&a);
+    assert_int_equal(www_auth_parse("", &a), -1);
+}
+
+static void test_auth_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/ens-auth-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    /* dXNlcjpwYXNz = user:pass ; YTpi = a:b */
+    const char *j = "{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"dXNlcjpwYXNz\"},"
+                    "\"reg.example:5000\":{\"auth\":\"YTpi\"},\"other\":{\"username\":\"u\",\"password\":\"p\"},"
+                    "\"bad\":{\"auth\":\"bm9jb2xvbg==\"}}}";
+    assert_int_equal(write(fd, j, strlen(j)), (ssize_t)strlen(j));
+    close(fd);
+    ens_error_t err = NULL;
+    char *up = NULL;
+    assert_int_equal(auth_lookup(path, "docker.io", &up, &err), 0);
+    assert_string_equal(up, "user:pass");
+    free(up);
+    assert_int_equal(auth_lookup(path, "reg.example:5000", &up, &err), 0);
+    assert_string_equal(up, "a:b");
+    free(up);
+    assert_int_equal(auth_lookup(path, "other", &up, &err), 0);
+    assert_string_equal(up, "u:p");
+    free(up);
+    assert_int_equal(auth_lookup(path, "nothere", &up, &err), 0);
+    assert_null(up);
+    assert_int_equal(auth_lookup(path, "bad", &up, &err), -1);
+    assert_null(strstr(ens_error_msg(err), "nocolon"));
+    ens_error_release(&err);
+    unlink(path);
+}
+
+static void test_documents(void **state)
+{
+    (void)state;
+    ens_error_t err = NULL;
+    struct manifest_doc m;
+    const char *good = "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_MANIFEST "\",\"config\":{\"mediaType\":\""
+                       MT_OCI_CONFIG "\",\"digest\":\"sha256:0123456789abcdef0123456789abcdef0123456789abcdef"
+                       "0123456789abcdef\",\"size\":10},\"layers\":[]}";
+    assert_int_equal(parse_manifest(good, strlen(good), NULL, &m, &err), 0);
+    assert_int_equal(m.n_layers, 0);
+    manifest_doc_clear(&m);
+    const char *v1 = "{\"schemaVersion\":1}";
+    assert_int_equal(parse_manifest(v1, strlen(v1), NULL, &m, &err), -1);
+    assert_non_null(strstr(ens_error_msg(err), "schemaVersion"));
+    ens_error_release(&err);
+    const char *baddigest = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"md5:00\",\"size\":1},"
+                            "\"layers\":[]}";
+    assert_int_equal(parse_manifest(baddigest, strlen(baddigest), NULL, &m, &err), -1);
+    ens_error_release(&err);
+    const char *dup = "{\"schemaVersion\":2,\"schemaVersion\":2}";
+    assert_int_equal(parse_manifest(dup, strlen(dup), NULL, &m, &err), -1);
+    ens_error_release(&err);
+
+    const char *idx = "{\"schemaVersion\":2,\"manifests\":["
+                      "{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"sha256:1111111111111111111111111111111111"
+                      "111111111111111111111111111111\",\"size\":1,\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\","
+                      "\"variant\":\"v8\"}},"
+                      "{\"mediaType\":\"" MT_OCI_MANIFEST "\",\"digest\":\"sha256:2222222222222222222222222222222222"
+                      "222222222222222222222222222222\",\"size\":2,\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}}]}";
+    struct blob b;
+    assert_int_equal(index_pick(idx, strlen(idx), "linux/amd64", &b, &err), 0);
+    assert_int_equal(b.size, 2);
+    blob_clear(&b);
+    assert_int_equal(index_pick(idx, strlen(idx), "linux/arm64/v8", &b, &err), 0);
+    assert_int_equal(b.size, 1);
+    blob_clear(&b);
+    assert_int_equal(index_pick(idx, strlen(idx), "linux/s390x", &b, &err), -1);
+    assert_non_null(strstr(ens_error_msg(err), "linux/s390x"));
+    ens_error_release(&err);
+
+    json_t *c = NULL;
+    const char *cfg = "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]},\"config\":{\"Env\":[\"A=1\"]}}";
+    assert_int_equal(parse_config(cfg, strlen(cfg), &c, &err), 0);
+    json_decref(c);
+    const char *badcfg = "{\"rootfs\":{\"diff_ids\":[]},\"config\":{\"Env\":\"A=1\"}}";
+    assert_int_equal(parse_config(badcfg, strlen(badcfg), &c, &err), -1);
+    ens_error_release(&err);
+    const char *badid = "{\"rootfs\":{\"diff_ids\":[\"sha256:zz\"]}}";
+    assert_int_equal(parse_config(badid, strlen(badid), &c, &err), -1);
+    ens_error_release(&err);
+}
+
+/* ---- layers ---- */
+
+struct ent {
+    const char *path;
+    char type; /* f file, d dir, l symlink, h hardlink */
+    const char *data;
+};
+
+static char *make_layer(const char *tmp, enum comp c, const struct ent *e, struct blob *out)
+{
+    ens_error_t err = NULL;
+    struct layer_writer *lw;
+    assert_int_equal(layer_writer_open(tmp, c, &lw, &err), 0);
+    struct archive *aw = layer_writer_archive(lw);
+    for (; e->path; e++) {
+        struct archive_entry *ae = archive_entry_new();
+        archive_entry_set_pathname(ae, e->path);
+        switch (e->type) {
+        case 'f':
+            archive_entry_set_filetype(ae, AE_IFREG);
+            archive_entry_set_perm(ae, 0644);
+            archive_entry_set_size(ae, (la_int64_t)strlen(e->data));
+            break;
+        case 'd':
+            archive_entry_set_filetype(ae, AE_IFDIR);
+            archive_entry_set_perm(ae, 0755);
+            break;
+        case 'l':
+            archive_entry_set_filetype(ae, AE_IFLNK);
+            archive_entry_set_perm(ae, 0777);
+            archive_entry_set_symlink(ae, e->data);
+            break;
+        case 'h':
+            archive_entry_set_filetype(ae, AE_IFREG);
+            archive_entry_set_perm(ae, 0644);
+            archive_entry_set_hardlink(ae, e->data);
+            break;
+        }
+        assert_int_equal(archive_write_header(aw, ae), ARCHIVE_OK);
+        if (e->type == 'f')
+            assert_int_equal(archive_write_data(aw, e->data, strlen(e->data)), (la_ssize_t)strlen(e->data));
+        archive_entry_free(ae);
+    }
+    assert_int_equal(layer_writer_close(lw, out, &err), 0);
+    layer_writer_free(lw);
+    return out->path;
+}
+
+static int apply(const char *root, struct blob *b, ens_error_t *err)
+{
+    int rootfd = open(root, O_PATH | O_DIRECTORY);
+    int fd = open(b->path, O_RDONLY);
+    struct layer_reader *lr;
+    int r = layer_reader_open(fd, b->digest, b->digest, b->size, &lr, err);
+    if (r == 0) {
+        r = layer_apply_reader(rootfd, root, lr, "test", err);
+        if (r == 0)
+            r = layer_reader_finish(lr, b->diff_id, NULL, err);
+        layer_reader_free(lr);
+    }
+    close(fd);
+    close(rootfd);
+    return r;
+}
+
+static bool exists(const char *root, const char *p)
+{
+    char buf[512];
+    struct stat st;
+    snprintf(buf, sizeof(buf), "%s/%s", root, p);
+    return lstat(buf, &st) == 0;
+}
+
+static void test_whiteouts(void **state)
+{
+    (void)state;
+    char tmp[] = "/tmp/ens-wh-XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    char root[300];
+    snprintf(root, sizeof(root), "%s/root", tmp);
+    assert_int_equal(mkdir(root, 0755), 0);
+    ens_error_t err = NULL;
+    struct blob l1, l2, l3;
+    const struct ent e1[] = {
+        { "a", 'd', NULL }, { "a/file", 'f', "1" }, { "a/keep", 'f', "k" }, { "b", 'd', NULL },
+        { "b/x", 'f', "x" }, { "b/y", 'd', NULL }, { "b/y/z", 'f', "z" }, { "c", 'd', NULL },
+        { "c/old", 'f', "o" }, { "link", 'l', "a" }, { "top", 'f', "t" }, { NULL, 0, NULL },
+    };
+    /* Opaque marker after this layer's own entries: they must survive it. */
+    const struct ent e2[] = {
+        { "a/.wh.file", 'f', "" }, { "b", 'd', NULL }, { "b/new", 'f', "n" }, { "b/.wh..wh..opq", 'f', "" },
+        { ".wh.link", 'f', "" }, { ".wh.c", 'f', "" }, { ".wh.notthere", 'f', "" }, { "top", 'f', "T2" },
+        { "hl", 'h', "top" }, { NULL, 0, NULL },
+    };
+    /* A later layer brings c back, as a file. */
+    const struct ent e3[] = { { "c", 'f', "now a file" }, { "a", 'd', NULL }, { NULL, 0, NULL } };
+    make_layer(tmp, COMP_GZIP, e1, &l1);
+    make_layer(tmp, COMP_ZSTD, e2, &l2);
+    make_layer(tmp, COMP_NONE, e3, &l3);
+    assert_int_equal(apply(root, &l1, &err), 0);
+    assert_true(exists(root, "a/file") && exists(root, "c/old") && exists(root, "link"));
+    if (apply(root, &l2, &err) < 0)
+        fail_msg("%s", ens_error_msg(err));
+    assert_false(exists(root, "a/file"));
+    assert_true(exists(root, "a/keep"));
+    assert_false(exists(root, "b/x"));
+    assert_false(exists(root, "b/y"));
+    assert_true(exists(root, "b/new"));
+    assert_false(exists(root, "link"));
+    assert_false(exists(root, "c"));
+    assert_false(exists(root, ".wh.notthere"));
+    assert_false(exists(root, "b/.wh..wh..opq"));
+    struct stat s1, s2;
+    char p1[400], p2[400];
+    snprintf(p1, sizeof(p1), "%s/top", root);
+    snprintf(p2, sizeof(p2), "%s/hl", root);
+    assert_int_equal(stat(p1, &s1), 0);
+    assert_int_equal(stat(p2, &s2), 0);
+    assert_int_equal(s1.st_ino, s2.st_ino);
+    assert_int_equal(apply(root, &l3, &err), 0);
+    snprintf(p1, sizeof(p1), "%s/c", root);
+    assert_int_equal(lstat(p1, &s1), 0);
+    assert_true(S_ISREG(s1.st_mode));
+    assert_true(exists(root, "a/keep"));
+
+    /* The digests the writer reports are those of the bytes: compressed and uncompressed. */
+    uint8_t d[32];
+    char hex[72] = "sha256:";
+    assert_int_equal(ens_sha256_file(l1.path, d, &err), 0);
+    ens_hex_encode(d, 32, hex + 7);
+    assert_string_equal(hex, l1.digest);
+    assert_string_equal(l3.digest, l3.diff_id); /* uncompressed layer */
+    assert_string_not_equal(l1.digest, l1.diff_id);
+
+    /* A wrong diff_id or digest is refused at the end of the stream. */
+    char saved[72];
+    memcpy(saved, l1.diff_id, 72);
+    l1.diff_id[10] ^= 1;
+    char root2[300];
+    snprintf(root2, sizeof(root2), "%s/root2", tmp);
+    mkdir(root2, 0755);
+    assert_int_equal(apply(root2, &l1, &err), -1);
+    assert_non_null(strstr(ens_error_msg(err), "diff_id"));
+    ens_error_release(&err);
+    memcpy(l1.diff_id, saved, 72);
+    l1.digest[20] = l1.digest[20] == 'a' ? 'b' : 'a';
+    assert_int_equal(apply(root2, &l1, &err), -1);
+    assert_non_null(strstr(ens_error_msg(err), "digest mismatch"));
+    ens_error_release(&err);
+
+    blob_clear(&l1);
+    blob_clear(&l2);
+    blob_clear(&l3);
+    assert_int_equal(ens_rm_rf(tmp, &err), 0);
+}
+
+static void test_entry_check(void **state)
+{
+    (void)state;
+    ens_error_t err = NULL;
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_pathname(e, "ok/file");
+    assert_int_equal(entry_check(e, "L", &err), 0);
+    archive_entry_set_pathname(e, "a/../../x");
+    assert_int_equal(entry_check(e, "L", &err), -1);
+    assert_non_null(strstr(ens_error_msg(err), "a/../../x"));
+    ens_error_release(&err);
+    archive_entry_set_pathname(e, "h");
+    archive_entry_set_hardlink(e, "../x");
+    assert_int_equal(entry_check(e, "L", &err), -1);
+    ens_error_release(&err);
+    archive_entry_set_hardlink(e, "/");
+    assert_int_equal(entry_check(e, "L", &err), -1);
+    ens_error_release(&err);
+    archive_entry_free(e);
+    e = archive_entry_new();
+    archive_entry_set_pathname(e, "sock");
+    archive_entry_set_filetype(e, AE_IFSOCK);
+    assert_int_equal(entry_check(e, "L", &err), -1);
+    ens_error_release(&err);
+    archive_entry_free(e);
+}
+
+static void test_edits(void **state)
+{
+    (void)state;
+    ens_error_t err = NULL;
+    ens_image *img;
+    struct ens_image_opts o;
+    ens_image_opts_init(&o);
+    o.platform = "linux/arm64/v8";
+    assert_int_equal(ens_image_new(&o, &img, &err), 0);
+    json_t *c = ens_image_config(img);
+    assert_string_equal(json_string_value(json_object_get(c, "architecture")), "arm64");
+    assert_string_equal(json_string_value(json_object_get(c, "variant")), "v8");
+    const char *ep[] = { "/bin/app", "--flag", NULL };
+    assert_int_equal(ens_image_set_entrypoint(img, ep, &err), 0);
+    assert_int_equal(ens_image_set_env(img, "A=1", &err), 0);
+    assert_int_equal(ens_image_set_env(img, "B=2", &err), 0);
+    assert_int_equal(ens_image_set_env(img, "A=3", &err), 0);
+    assert_int_equal(ens_image_set_env(img, "=x", &err), -1);
+    ens_error_release(&err);
+    assert_int_equal(ens_image_set_workdir(img, "relative", &err), -1);
+    ens_error_release(&err);
+    assert_int_equal(ens_image_add_exposed_port(img, "70000", &err), -1);
+    ens_error_release(&err);
+    assert_int_equal(ens_image_add_exposed_port(img, "53/udp", &err), 0);
+    assert_int_equal(ens_image_add_exposed_port(img, "80", &err), 0);
+    assert_int_equal(ens_image_set_label(img, "k", "v", &err), 0);
+    json_t *cc = json_object_get(ens_image_config(img), "config");
+    json_t *env = json_object_get(cc, "Env");
+    assert_int_equal(json_array_size(env), 2);
+    assert_string_equal(json_string_value(json_array_get(env, 0)), "A=3");
+    assert_non_null(json_object_get(json_object_get(cc, "ExposedPorts"), "80/tcp"));
+    assert_non_null(json_object_get(json_object_get(cc, "ExposedPorts"), "53/udp"));
+    char d1[72], d2[72];
+    assert_int_equal(ens_image_manifest_digest(img, d1, &err), 0);
+    assert_int_equal(ens_image_manifest_digest(img, d2, &err), 0);
+    assert_string_equal(d1, d2);
+    assert_int_equal(ens_image_set_cmd(img, NULL, &err), 0);
+    ens_image_free(img);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refs),         cmocka_unit_test(test_paths),     cmocka_unit_test(test_www_auth),
+        cmocka_unit_test(test_auth_file),    cmocka_unit_test(test_documents), cmocka_unit_test(test_whiteouts),
+        cmocka_unit_test(test_entry_check),  cmocka_unit_test(test_edits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
