@@ -24,6 +24,7 @@
 #define MAX_NAME 128
 #define MAX_SECRET_SIZE 65536
 #define MAX_PATH_LEN 4096
+#define MAX_CHAIN 16
 
 /* ------------------------------------------------------------------ arena */
 
@@ -236,6 +237,38 @@ static int get_bool(struct pctx *c, const struct ens_ynode *n, const char *path,
 
 /* ------------------------------------------------------------------ collections */
 
+/* Sort helpers: duplicate detection in O(n log n), so a 1 MiB body cannot cost quadratic time. */
+struct keyref {
+    const char *s;
+    size_t len;
+    size_t idx;
+};
+
+static int cmp_keyref(const void *a, const void *b)
+{
+    const struct keyref *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    int c = memcmp(x->s, y->s, x->len);
+    if (c)
+        return c;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Index (into refs' original order) of the later of the first duplicate pair, or -1; -2 on ENOMEM. */
+static long find_duplicate(struct keyref *refs, size_t n)
+{
+    if (n < 2)
+        return -1;
+    qsort(refs, n, sizeof(*refs), cmp_keyref);
+    long best = -1;
+    for (size_t i = 1; i < n; i++)
+        if (refs[i].len == refs[i - 1].len && !memcmp(refs[i].s, refs[i - 1].s, refs[i].len))
+            if (best < 0 || (long)refs[i].idx < best)
+                best = (long)refs[i].idx;
+    return best;
+}
+
 static int need_map(struct pctx *c, const struct ens_ynode *n, const char *path)
 {
     if (n->type != ENS_Y_MAP)
@@ -246,9 +279,18 @@ static int need_map(struct pctx *c, const struct ens_ynode *n, const char *path)
         const struct ens_ynode *k = n->kids[i];
         if (k->type != ENS_Y_SCALAR || memchr(k->str, '\0', k->len))
             return perr(c, k, path, "keys must be plain strings");
-        for (size_t j = 0; j < i; j += 2)
-            if (n->kids[j]->len == k->len && memcmp(n->kids[j]->str, k->str, k->len) == 0)
-                return perr(c, k, path, "duplicate key '%s'", k->str);
+    }
+    size_t cnt = n->n / 2;
+    struct keyref *refs = malloc((cnt + 1) * sizeof(*refs));
+    if (!refs)
+        return oom(c);
+    for (size_t i = 0; i < cnt; i++)
+        refs[i] = (struct keyref){n->kids[2 * i]->str, n->kids[2 * i]->len, i};
+    long d = find_duplicate(refs, cnt);
+    free(refs);
+    if (d >= 0) {
+        const struct ens_ynode *k = n->kids[2 * (size_t)d];
+        return perr(c, k, path, "duplicate key '%s'", k->str);
     }
     return 0;
 }
@@ -1118,23 +1160,52 @@ static int parse_security(struct pctx *c, const struct ens_ynode *n, const char 
 
 static const struct ens_ynode *seq_item(const struct ens_ynode *seq, size_t i) { return seq ? seq->kids[i] : NULL; }
 
+/* qsort has no context argument in C17; the CAS may parse on several threads, hence thread-local. */
+static _Thread_local const ens_policy_secret_t *secret_sort_base;
+
+static int cmp_secret_idx(const void *a, const void *b)
+{
+    return strcmp(secret_sort_base[*(const size_t *)a].name, secret_sort_base[*(const size_t *)b].name);
+}
+
 static int check_refs(struct pctx *c, const struct ens_ynode *svc, const struct ens_ynode *img,
                       const struct ens_ynode *vol, const struct ens_ynode *sec)
 {
     ens_policy_t *p = c->p;
     char path[128];
+    size_t maxn = p->service_count > p->image_count ? p->service_count : p->image_count;
+    if (p->volume_count > maxn)
+        maxn = p->volume_count;
+    if (p->secret_count > maxn)
+        maxn = p->secret_count;
+    struct keyref *refs = malloc((maxn + 1) * sizeof(*refs));
+    if (!refs)
+        return oom(c);
+    long dup;
 #define DUPCHECK(arr, cnt, node, label)                                                                          \
     for (size_t i = 0; i < p->cnt; i++)                                                                         \
-        for (size_t j = 0; j < i; j++)                                                                          \
-            if (!strcmp(p->arr[i].name, p->arr[j].name)) {                                                      \
-                snprintf(path, sizeof(path), "%s[%zu].name", label, i);                                          \
-                return perr(c, seq_item(node, i), path, "duplicate name '%s'", p->arr[i].name);                \
-            }
+        refs[i] = (struct keyref){p->arr[i].name, strlen(p->arr[i].name), i};                                  \
+    if ((dup = find_duplicate(refs, p->cnt)) >= 0) {                                                             \
+        free(refs);                                                                                              \
+        snprintf(path, sizeof(path), "%s[%ld].name", label, dup);                                               \
+        return perr(c, seq_item(node, (size_t)dup), path, "duplicate name '%s'", p->arr[dup].name);           \
+    }
     DUPCHECK(services, service_count, svc, "services")
     DUPCHECK(images, image_count, img, "images")
     DUPCHECK(volumes, volume_count, vol, "volumes")
     DUPCHECK(secrets, secret_count, sec, "secrets")
 #undef DUPCHECK
+    free(refs);
+    if (p->secret_count) {
+        p->secret_index = aalloc(p, p->secret_count * sizeof(size_t));
+        if (!p->secret_index)
+            return oom(c);
+        for (size_t i = 0; i < p->secret_count; i++)
+            p->secret_index[i] = i;
+        secret_sort_base = p->secrets;
+        qsort(p->secret_index, p->secret_count, sizeof(size_t), cmp_secret_idx);
+        secret_sort_base = NULL;
+    }
     for (size_t i = 0; i < p->service_count; i++) {
         const ens_policy_service_t *s = &p->services[i];
         if (s->image_name && !ens_policy_image_find(p, s->image_name)) {
@@ -1166,12 +1237,13 @@ static int check_refs(struct pctx *c, const struct ens_ynode *svc, const struct 
                 return perr(c, seq_item(sec, i), path, "no secret named '%s'", s->issuer);
             if (k->kind != ENS_SECRET_X509_CA)
                 return perr(c, seq_item(sec, i), path, "secret '%s' is not an x509-ca", s->issuer);
-            /* issuer chains must end: walk at most secret_count steps */
+            /* issuer chains must end, and stay short (materialisation recurses along them) */
             const ens_policy_secret_t *w = s;
             size_t steps = 0;
             while (w && w->issuer) {
-                if (++steps > p->secret_count)
-                    return perr(c, seq_item(sec, i), path, "issuer chain of '%s' loops", s->name);
+                if (++steps > MAX_CHAIN)
+                    return perr(c, seq_item(sec, i), path,
+                                "issuer chain of '%s' loops or is longer than %d certificates", s->name, MAX_CHAIN);
                 w = ens_policy_secret_find(p, w->issuer);
             }
         }
@@ -1429,7 +1501,35 @@ const char *ens_policy_predecessor(const ens_policy_t *p) { return p->predecesso
 ACCESSORS(ens_policy_service_t, service, services, service_count)
 ACCESSORS(ens_policy_image_t, image, images, image_count)
 ACCESSORS(ens_policy_volume_t, volume, volumes, volume_count)
-ACCESSORS(ens_policy_secret_t, secret, secrets, secret_count)
+size_t ens_policy_secret_count(const ens_policy_t *p) { return p->secret_count; }
+const ens_policy_secret_t *ens_policy_secret_at(const ens_policy_t *p, size_t i)
+{
+    return i < p->secret_count ? &p->secrets[i] : NULL;
+}
+/* Secrets are looked up constantly (issuers, keys, imports): binary search in a sorted index. */
+const ens_policy_secret_t *ens_policy_secret_find(const ens_policy_t *p, const char *name)
+{
+    if (!name)
+        return NULL;
+    if (!p->secret_index) {
+        for (size_t i = 0; i < p->secret_count; i++)
+            if (p->secrets[i].name && !strcmp(p->secrets[i].name, name))
+                return &p->secrets[i];
+        return NULL;
+    }
+    size_t lo = 0, hi = p->secret_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(p->secrets[p->secret_index[mid]].name, name);
+        if (c == 0)
+            return &p->secrets[p->secret_index[mid]];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
 #undef ACCESSORS
 
 const ens_policy_principal_t *ens_policy_access_list(const ens_policy_t *p, ens_policy_op_t op, size_t *count)

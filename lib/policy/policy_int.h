@@ -42,6 +42,7 @@ struct ens_policy {
     size_t volume_count;
     ens_policy_secret_t *secrets;
     size_t secret_count;
+    size_t *secret_index; /* secrets sorted by name (for ens_policy_secret_find) */
     ens_policy_principal_t *access[3];
     size_t access_count[3];
     ens_policy_attestation_t attestation;

@@ -233,6 +233,14 @@ static void errors_name_line_and_column(void **state)
     FAILS("name: x\nversion: \"0.3\"\nsecrets:\n  - {name: c, kind: x509, issuer: c2}\n  - {name: c2, kind: ascii}\n",
           "secrets[0].issuer", "not an x509-ca");
     FAILS("name: x\nversion: \"0.3\"\nsecrets:\n  - {name: c, kind: x509, private_key: nope}\n", "no secret named");
+    FAILS("name: x\nversion: \"0.3\"\nsecrets:\n  - {name: a, kind: x509-ca, issuer: b}\n"
+          "  - {name: b, kind: x509-ca, issuer: a}\n",
+          "secrets[0].issuer", "loops");
+    FAILS("name: x\nversion: \"0.3\"\nsecrets:\n  - {name: k, kind: ascii}\n  - {name: c, kind: x509, private_key: k}\n",
+          "secrets[1].private_key", "not a private-key");
+    FAILS("name: x\nversion: \"0.3\"\nsecrets:\n  - {name: k, kind: ascii}\n  - {name: k, kind: binary}\n",
+          "t.yaml:5:", "secrets[1].name", "duplicate name 'k'");
+    FAILS("name: x\nversion: \"0.3\"\nservices:\n  - {name: a, environment: {A: 1, A: 2}}\n", "duplicate key 'A'");
     FAILS("name: x\nversion: \"0.3\"\nsecrets:\n  - {name: a, kind: ascii, dns: [x]}\n", "applies to x509");
     FAILS("name: x\nversion: \"0.3\"\nsecrets:\n  - {name: a, kind: ascii, size: -1}\n", "t.yaml:4:", "secrets[0].size");
     FAILS("name: x\nversion: \"0.3\"\nsecrets:\n  - {name: a, kind: binary, value: 'not base64!'}\n", "base64");
