@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* libFuzzer: the layer reader (gzip/zstd/plain tar) and its application to a directory, with the
+ * path checks, whiteouts and symlink walk.  Every input is applied to a fresh empty root. */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fsutil.h"
+#include "image/internal.h"
+
+static char base[64];
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    ens_error_t err = NULL;
+    if (!base[0]) {
+        snprintf(base, sizeof(base), "/tmp/ens-fuzz-tar-XXXXXX");
+        if (!mkdtemp(base))
+            abort();
+    }
+    char root[128];
+    snprintf(root, sizeof(root), "%s/root", base);
+    ens_rm_rf(root, &err);
+    ens_error_release(&err);
+    if (mkdir(root, 0755) < 0)
+        abort();
+    int fd = memfd_create("layer", MFD_CLOEXEC);
+    if (fd < 0 || write(fd, data, size) != (ssize_t)size || lseek(fd, 0, SEEK_SET) < 0)
+        abort();
+    int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct layer_reader *lr;
+    if (layer_reader_open(fd, "fuzz", NULL, (int64_t)size, &lr, &err) == 0) {
+        if (layer_apply_reader(rootfd, root, lr, "fuzz", &err) == 0)
+            layer_reader_finish(lr, NULL, NULL, &err);
+        layer_reader_free(lr);
+    }
+    ens_error_release(&err);
+    close(rootfd);
+    close(fd);
+    /* Nothing may have been written outside the root. */
+    struct stat st;
+    char esc[128];
+    snprintf(esc, sizeof(esc), "%s/escaped", base);
+    if (lstat(esc, &st) == 0)
+        abort();
+    return 0;
+}
