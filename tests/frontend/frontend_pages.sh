@@ -193,4 +193,12 @@ for i in $(seq 4); do
 done
 [ "$ms" -lt 500 ] || fail "fast requests took $ms ms while slow back-end calls were running"
 pass "fast requests answered in $ms ms while 4 slow ones were in flight"
+
+# Graceful stop: a request in flight (slow catalog) when SIGTERM arrives is still answered.
+curl -s -o /dev/null -w '%{http_code}' "$FE_URL/" >"$TMP/inflight" &
+cpid=$!
+sleep 0.3
 stop_frontend
+wait "$cpid" || true
+assert_eq "$(cat "$TMP/inflight")" 200 "request in flight during SIGTERM"
+pass "graceful stop answers the request in flight"

@@ -138,7 +138,12 @@ static struct {
     pthread_cond_t cond;
     struct job_queue todo, done;
     size_t ntodo;
-    bool stopping;
+    size_t inflight; /* queued or running jobs not yet answered (loop thread only) */
+    bool stopping, draining;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct event *drain_ev;
+    struct timespec drain_deadline;
     pthread_t *threads;
     int nthreads;
 } srv = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -249,6 +254,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
         send_response(j->req, j->head, &j->resp);
         log_request(j->method, j->path, j->resp.status, &j->start);
         job_free(j);
+        srv.inflight--;
     }
 }
 
@@ -375,6 +381,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         pthread_cond_signal(&srv.cond);
     }
     pthread_mutex_unlock(&srv.lock);
+    if (!full_queue)
+        srv.inflight++;
     if (full_queue) {
         log_request(method, full, 503, &start);
         job_free(j);
@@ -382,11 +390,42 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
 }
 
+/* Graceful stop: no new connections; requests already taken are answered
+ * (for at most 10 s), then the loop ends after their replies had 200 ms to go out. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    bool late = now.tv_sec > srv.drain_deadline.tv_sec ||
+                (now.tv_sec == srv.drain_deadline.tv_sec && now.tv_nsec >= srv.drain_deadline.tv_nsec);
+    if (srv.inflight == 0 || late) {
+        if (srv.inflight)
+            fe_logf("warning", "stopping with %zu requests unanswered", srv.inflight);
+        struct timeval flush = {0, 200000};
+        event_base_loopexit(srv.base, &flush);
+        return;
+    }
+    struct timeval tick = {0, 50000};
+    evtimer_add(srv.drain_ev, &tick);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what, (void)arg;
-    fe_logf("info", "signal %d: shutting down", (int)sig);
-    event_base_loopexit(srv.base, NULL);
+    if (srv.draining) {
+        event_base_loopexit(srv.base, NULL); /* a second signal: stop now */
+        return;
+    }
+    srv.draining = true;
+    fe_logf("info", "signal %d: shutting down after %zu running requests", (int)sig, srv.inflight);
+    if (srv.bound) {
+        evhttp_del_accept_socket(srv.http, srv.bound);
+        srv.bound = NULL;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &srv.drain_deadline);
+    srv.drain_deadline.tv_sec += 10;
+    on_drain(-1, 0, NULL);
 }
 
 static int env_bool(const char *name)
@@ -488,12 +527,16 @@ static int run(ens_error_t *err)
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(http, on_request, NULL);
-    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(http, listen_addr, (uint16_t)port);
-    if (!bound)
+    srv.http = http;
+    srv.bound = evhttp_bind_socket_with_handle(http, listen_addr, (uint16_t)port);
+    if (!srv.bound)
         return ens_error_errno(err, "cannot listen on %s:%d", listen_addr, port);
     int one = 1;
     /* Accepted sockets inherit TCP_NODELAY from the listener on Linux. */
-    setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(evhttp_bound_socket_get_fd(srv.bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    srv.drain_ev = evtimer_new(srv.base, on_drain, NULL);
+    if (!srv.drain_ev)
+        return ens_error(err, EIO, "libevent: out of memory");
 
     srv.threads = calloc((size_t)workers, sizeof(pthread_t));
     if (!srv.threads)
@@ -524,6 +567,7 @@ static int run(ens_error_t *err)
     event_free(sigterm);
     event_free(sigint);
     event_free(srv.done_ev);
+    event_free(srv.drain_ev);
     event_base_free(srv.base);
     free(srv.threads);
     fe_backend_rpc_free(&srv.app.be);

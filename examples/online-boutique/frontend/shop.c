@@ -98,7 +98,9 @@ static void add_cookie(fe_response *resp, const char *name, const char *value, i
 {
     char buf[512];
     if (max_age > 0)
-        snprintf(buf, sizeof(buf), "%s=%s; Max-Age=%d; Path=/", name, value, max_age);
+        /* HttpOnly: no script needs them; SameSite=Lax: another site's form
+         * posts arrive without them (a cheap guard against cross-site posts). */
+        snprintf(buf, sizeof(buf), "%s=%s; Max-Age=%d; Path=/; HttpOnly; SameSite=Lax", name, value, max_age);
     else /* expire now, in both the new and the old way */
         snprintf(buf, sizeof(buf), "%s=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/", name);
     fe_strv_push(&resp->set_cookie, buf);

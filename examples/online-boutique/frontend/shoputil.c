@@ -19,18 +19,12 @@ static void log_emit(json_t *o)
 {
     char *line = json_dumps(o, JSON_COMPACT);
     if (line) {
-        /* One fputs per line: stdio locks the stream, so lines never interleave. */
-        size_t n = strlen(line);
-        line[n] = '\0';
-        char *full = malloc(n + 2);
-        if (full) {
-            memcpy(full, line, n);
-            full[n] = '\n';
-            full[n + 1] = '\0';
-            fputs(full, stdout);
-            fflush(stdout);
-            free(full);
-        }
+        /* The stream lock keeps lines from different threads whole. */
+        flockfile(stdout);
+        fputs(line, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+        funlockfile(stdout);
         free(line);
     }
     json_decref(o);
