@@ -193,8 +193,8 @@ static int get_hex(struct pctx *c, const struct ens_ynode *n, const char *path, 
     }
     for (size_t i = 0; i < l; i++)
         if (!isxdigit((unsigned char)n->str[i]))
-            return perr(c, n, path, "expected hex digits, found '%c' at offset %zu",
-                        isprint((unsigned char)n->str[i]) ? n->str[i] : '?', i);
+            /* the character itself is not shown: this may be (a typo in) a key */
+            return perr(c, n, path, "expected hex digits, found a non-hex character at offset %zu", i);
     char *h = astrndup(c->p, n->str, l);
     if (!h)
         return oom(c);

@@ -60,8 +60,7 @@ void ens_secret_store_free(ens_secret_store_t *s)
 {
     if (!s)
         return;
-    if (s->root && s->root->refcount == 1)
-        wipe_json(s->root);
+    wipe_json(s->root); /* the root is never shared */
     json_decref(s->root);
     free(s);
 }
