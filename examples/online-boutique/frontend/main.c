@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <dirent.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -465,9 +466,24 @@ static int run(ens_error_t *err)
     _cleanup_free_ char *base = NULL;
     if (base_url(&base, err) < 0)
         return -1;
+    /* templates/ and static/: FRONTEND_DATA_DIR, else next to the binary (an
+     * image that copies them there), else the source tree it was built from. */
     const char *data = getenv("FRONTEND_DATA_DIR");
-    if (!data || !*data)
+    char exe_dir[PATH_MAX];
+    if (!data || !*data) {
         data = FE_DATA_DIR;
+        ssize_t n = readlink("/proc/self/exe", exe_dir, sizeof(exe_dir) - 1);
+        if (n > 0) {
+            exe_dir[n] = '\0';
+            char *slash = strrchr(exe_dir, '/');
+            if (slash) {
+                *slash = '\0';
+                _cleanup_free_ char *probe = ens_path_join(exe_dir, "templates/home.mustache");
+                if (probe && access(probe, R_OK) == 0)
+                    data = exe_dir;
+            }
+        }
+    }
     int workers = 32;
     const char *w = getenv("FRONTEND_WORKERS");
     if (w && *w) {

@@ -165,6 +165,7 @@ static void error_page(struct page *p, int status, const char *what, const char 
     char title[64];
     snprintf(title, sizeof(title), "%d %s", status, status_text(status));
     json_object_set_new(p->data, "status_title", json_string(title));
+    json_object_set_new(p->data, "page_title", json_string(title));
     json_object_set_new(p->data, "error_what", json_string(what));
     if (detail)
         json_object_set_new(p->data, "error_detail", json_string(detail));
@@ -178,6 +179,7 @@ static void invalid_form(struct page *p, json_t *problems)
     json_decref(p->data);
     p->data = base_data(p);
     json_object_set_new(p->data, "status_title", json_string("422 Unprocessable Entity"));
+    json_object_set_new(p->data, "page_title", json_string("422 Unprocessable Entity"));
     json_object_set_new(p->data, "error_what", json_string("some fields of the form are not valid"));
     json_t *pr = json_object();
     json_object_set_new(pr, "items", problems);
@@ -396,6 +398,7 @@ static void product(struct page *p, const char *raw_id)
     if (convert(p, &pr.price_usd, &price, &err) < 0)
         goto fail;
     json_object_set_new(p->data, "product", product_json(p, &pr, &price));
+    json_object_set_new(p->data, "page_title", json_string(pr.name ? pr.name : ""));
     fe_strv self = {.v = &id, .n = 1};
     if (add_recommendations(p, &self, &err) < 0)
         goto fail;
@@ -491,6 +494,7 @@ static void view_cart(struct page *p)
         json_array_append_new(months, o);
     }
     json_object_set_new(p->data, "expiration_months", months);
+    json_object_set_new(p->data, "page_title", json_string("Cart"));
     render(p, "cart", 200);
     fe_cart_clear(&cart);
     fe_strv_clear(&ids);
@@ -724,6 +728,7 @@ static void checkout(struct page *p)
     json_object_set_new(o, "total_paid", money_json(&total));
     json_object_set_new(o, "items", items);
     json_object_set_new(p->data, "order", o);
+    json_object_set_new(p->data, "page_title", json_string("Order complete"));
     render(p, "order", 200);
     fe_order_result_clear(&order);
     return;
