@@ -104,6 +104,23 @@ int ens_tee_verify_ex(const struct ens_tee_input *in, const struct ens_tee_colla
 int ens_tee_parse(const uint8_t *evidence, size_t len, enum ens_tee_type type, json_t **claims,
                   ens_error_t *err);
 
+/* ---- the envelope for the attestation flow ------------------------------- */
+
+/* Hardware evidence as it travels from the runtime to the CAS:
+ *   {"version": 1, "type": "sgx"|"tdx"|"snp", "evidence": BASE64(quote or report),
+ *    "aux": BASE64(SNP certificate table, optional)}
+ * type ENS_TEE_UNKNOWN: detected from the evidence. */
+int ens_tee_envelope_make(enum ens_tee_type type, const uint8_t *evidence, size_t len, const uint8_t *aux,
+                          size_t aux_len, json_t **out, ens_error_t *err);
+/* Decodes an envelope (strict base64) and verifies it like ens_tee_verify_ex. */
+int ens_tee_verify_envelope(const json_t *envelope, const struct ens_tee_collateral *c, time_t at,
+                            json_t **claims, ens_error_t *err);
+/* The ENS_TEE_TOLERATE_* bits verified claims need (debug, SMT, TCB status):
+ * maps 1:1 to lib/attest's ENS_CLAIM_* flags. */
+unsigned ens_tee_claims_needs(const json_t *claims);
+/* The primary measurement (hex): SGX MRENCLAVE, TDX MRTD, SNP MEASUREMENT. */
+const char *ens_tee_claims_measurement(const json_t *claims);
+
 /* ---- policy ------------------------------------------------------------ */
 
 /* security.attestation.tolerate */

@@ -535,6 +535,9 @@ static void test_policy(void **state)
     json_t *tdx = verified("dcap-qvl/tdx_quote", tc, T("2025-07-01T00:00:00Z"));
     json_t *snp = verified("trustee-snp/test-report.bin", rc, T("2024-01-01T00:00:00Z"));
 
+    assert_int_equal(ens_tee_claims_needs(sgx), ENS_TEE_TOLERATE_INSECURE_CONFIG | ENS_TEE_TOLERATE_SW_HARDENING);
+    assert_string_equal(ens_tee_claims_measurement(sgx),
+                        json_string_value(json_object_get(json_object_get(sgx, "measurements"), "mrenclave")));
     /* SGX: ConfigurationAndSWHardeningNeeded needs both tolerations, advisories need ignoring. */
     REJECT(sgx, "{}", NULL, "not tolerated");
     REJECT(sgx, "{\"attestation\":{\"tolerate\":[\"insecure-configuration\"],\"ignore_advisories\":\"*\"}}", NULL, "not tolerated");

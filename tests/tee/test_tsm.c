@@ -277,7 +277,26 @@ static void test_snp_end_to_end(void **state)
     struct ens_tee_policy p = {.tolerate = ENS_TEE_TOLERATE_HYPERTHREADING};
     if (ens_tee_check_policy(claims, &p, want, &err) < 0)
         fail_msg("%s", ens_error_msg(err));
+    assert_int_equal(ens_tee_claims_needs(claims), ENS_TEE_TOLERATE_HYPERTHREADING * json_is_true(json_object_get(claims, "smt_enabled")));
+    assert_string_equal(ens_tee_claims_measurement(claims),
+                        json_string_value(json_object_get(json_object_get(claims, "measurements"), "measurement")));
     json_decref(claims);
+    /* The same through the JSON envelope the runtime sends to the CAS. */
+    json_t *env = NULL;
+    assert_int_equal(ens_tee_envelope_make(rep.type, rep.outblob, rep.outblob_len, rep.auxblob, rep.auxblob_len, &env, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(env, "type")), "snp");
+    if (ens_tee_verify_envelope(env, c, timegm(&tm), &claims, &err) < 0)
+        fail_msg("%s", ens_error_msg(err));
+    json_decref(claims);
+    json_object_set_new(env, "aux", json_string("not base64!"));
+    assert_int_equal(ens_tee_verify_envelope(env, c, timegm(&tm), &claims, &err), -1);
+    assert_non_null(strstr(ens_error_msg(err), "parse:"));
+    ens_error_release(&err);
+    json_object_del(env, "aux");
+    json_object_set_new(env, "type", json_string("tdx"));
+    assert_int_equal(ens_tee_verify_envelope(env, c, timegm(&tm), &claims, &err), -1);
+    ens_error_release(&err);
+    json_decref(env);
     /* Without the auxblob there is no VCEK. */
     in.aux = NULL;
     in.aux_len = 0;
@@ -316,7 +335,15 @@ static void test_tdx_end_to_end(void **state)
     if (ens_tee_verify(rep.outblob, rep.outblob_len, c, timegm(&tm), &claims, &err) < 0)
         fail_msg("%s", ens_error_msg(err));
     assert_string_equal(json_string_value(json_object_get(claims, "tcb_status")), "UpToDate");
+    assert_int_equal(ens_tee_claims_needs(claims), 0);
     json_decref(claims);
+    json_t *env = NULL;
+    assert_int_equal(ens_tee_envelope_make(ENS_TEE_UNKNOWN, rep.outblob, rep.outblob_len, NULL, 0, &env, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(env, "type")), "tdx");
+    if (ens_tee_verify_envelope(env, c, timegm(&tm), &claims, &err) < 0)
+        fail_msg("%s", ens_error_msg(err));
+    json_decref(claims);
+    json_decref(env);
     ens_tee_collateral_free(c);
     ens_tee_tsm_report_clear(&rep);
     drop_entry(dir);
