@@ -187,8 +187,8 @@ static int get_hex(struct pctx *c, const struct ens_ynode *n, const char *path, 
     size_t l = n->len;
     if (l % 2 || l / 2 < minb || l / 2 > maxb) {
         if (minb == maxb)
-            return perr(c, n, path, "expected %zu hex digits, got %zu characters", minb * 2, l);
-        return perr(c, n, path, "expected %zu to %zu hex digits (an even number), got %zu characters", minb * 2,
+            return perr(c, n, path, "expected %zu hex digits, got %zu bytes", minb * 2, l);
+        return perr(c, n, path, "expected %zu to %zu hex digits (an even number), got %zu bytes", minb * 2,
                     maxb * 2, l);
     }
     for (size_t i = 0; i < l; i++)
@@ -1160,6 +1160,17 @@ static int parse_security(struct pctx *c, const struct ens_ynode *n, const char 
 
 static const struct ens_ynode *seq_item(const struct ens_ynode *seq, size_t i) { return seq ? seq->kids[i] : NULL; }
 
+/* The value node of field `key` in the mapping that is item i of seq (for error positions), else the item. */
+static const struct ens_ynode *item_field(const struct ens_ynode *seq, size_t i, const char *key)
+{
+    const struct ens_ynode *m = seq_item(seq, i);
+    if (m && m->type == ENS_Y_MAP)
+        for (size_t j = 0; j + 1 < m->n; j += 2)
+            if (!strcmp(m->kids[j]->str, key))
+                return m->kids[j + 1];
+    return m;
+}
+
 /* qsort has no context argument in C17; the CAS may parse on several threads, hence thread-local. */
 static _Thread_local const ens_policy_secret_t *secret_sort_base;
 
@@ -1188,7 +1199,7 @@ static int check_refs(struct pctx *c, const struct ens_ynode *svc, const struct 
     if ((dup = find_duplicate(refs, p->cnt)) >= 0) {                                                             \
         free(refs);                                                                                              \
         snprintf(path, sizeof(path), "%s[%ld].name", label, dup);                                               \
-        return perr(c, seq_item(node, (size_t)dup), path, "duplicate name '%s'", p->arr[dup].name);           \
+        return perr(c, item_field(node, (size_t)dup, "name"), path, "duplicate name '%s'", p->arr[dup].name);           \
     }
     DUPCHECK(services, service_count, svc, "services")
     DUPCHECK(images, image_count, img, "images")
@@ -1210,14 +1221,14 @@ static int check_refs(struct pctx *c, const struct ens_ynode *svc, const struct 
         const ens_policy_service_t *s = &p->services[i];
         if (s->image_name && !ens_policy_image_find(p, s->image_name)) {
             snprintf(path, sizeof(path), "services[%zu].image_name", i);
-            return perr(c, seq_item(svc, i), path, "no image named '%s' in images", s->image_name);
+            return perr(c, item_field(svc, i, "image_name"), path, "no image named '%s' in images", s->image_name);
         }
     }
     for (size_t i = 0; i < p->image_count; i++)
         for (size_t j = 0; j < p->images[i].volume_count; j++)
             if (!ens_policy_volume_find(p, p->images[i].volumes[j].name)) {
                 snprintf(path, sizeof(path), "images[%zu].volumes[%zu].name", i, j);
-                return perr(c, seq_item(img, i), path, "no volume named '%s' in volumes",
+                return perr(c, item_field(img, i, "volumes"), path, "no volume named '%s' in volumes",
                             p->images[i].volumes[j].name);
             }
     for (size_t i = 0; i < p->secret_count; i++) {
@@ -1226,23 +1237,23 @@ static int check_refs(struct pctx *c, const struct ens_ynode *svc, const struct 
             const ens_policy_secret_t *k = ens_policy_secret_find(p, s->private_key);
             snprintf(path, sizeof(path), "secrets[%zu].private_key", i);
             if (!k)
-                return perr(c, seq_item(sec, i), path, "no secret named '%s'", s->private_key);
+                return perr(c, item_field(sec, i, "private_key"), path, "no secret named '%s'", s->private_key);
             if (k->kind != ENS_SECRET_PRIVATE_KEY)
-                return perr(c, seq_item(sec, i), path, "secret '%s' is not a private-key", s->private_key);
+                return perr(c, item_field(sec, i, "private_key"), path, "secret '%s' is not a private-key", s->private_key);
         }
         if (s->issuer) {
             snprintf(path, sizeof(path), "secrets[%zu].issuer", i);
             const ens_policy_secret_t *k = ens_policy_secret_find(p, s->issuer);
             if (!k)
-                return perr(c, seq_item(sec, i), path, "no secret named '%s'", s->issuer);
+                return perr(c, item_field(sec, i, "issuer"), path, "no secret named '%s'", s->issuer);
             if (k->kind != ENS_SECRET_X509_CA)
-                return perr(c, seq_item(sec, i), path, "secret '%s' is not an x509-ca", s->issuer);
+                return perr(c, item_field(sec, i, "issuer"), path, "secret '%s' is not an x509-ca", s->issuer);
             /* issuer chains must end, and stay short (materialisation recurses along them) */
             const ens_policy_secret_t *w = s;
             size_t steps = 0;
             while (w && w->issuer) {
                 if (++steps > MAX_CHAIN)
-                    return perr(c, seq_item(sec, i), path,
+                    return perr(c, item_field(sec, i, "issuer"), path,
                                 "issuer chain of '%s' loops or is longer than %d certificates", s->name, MAX_CHAIN);
                 w = ens_policy_secret_find(p, w->issuer);
             }
