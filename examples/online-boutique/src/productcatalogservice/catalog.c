@@ -118,6 +118,14 @@ int catalog_load(const char *path, catalog *c, ens_error_t *err)
     size_t len = 0;
     if (ens_read_file(path, CATALOG_MAX_BYTES, &buf, &len, err) < 0)
         return ens_error_wrap(err, "catalog");
+    return catalog_parse(buf, len, path, c, err);
+}
+
+int catalog_parse(const char *buf, size_t len, const char *path, catalog *c, ens_error_t *err)
+{
+    c->list = NULL;
+    if (len > CATALOG_MAX_BYTES)
+        return ens_error(err, EFBIG, "catalog %s: larger than %d bytes", path, CATALOG_MAX_BYTES);
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
