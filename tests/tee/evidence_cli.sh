@@ -93,6 +93,28 @@ assert_contains "$OUT" "quote-signature:"
 cp "$V/dcap-qvl/sgx_quote" "$TMP/q2"; printf 'extra' >>"$TMP/q2"
 expect_fail "$E" evidence verify "$TMP/q2" -c "$STORE" --at 2025-07-01T00:00:00Z
 assert_contains "$OUT" "parse:"
+# SNP with its certificate table (as configfs-tsm's auxblob gives it): no store needed but the pinned ARK.
+"$PYTHON" - "$V" "$TMP/aux.bin" <<'PY'
+import struct, sys
+v, out = sys.argv[1], sys.argv[2]
+certs = [("63da758de6644564adc5f4b93be8accd", open(v + "/trustee-snp/test-vcek.der", "rb").read()),
+         ("4ab7b379bbac4fe4a02f05aef327c782", open(v + "/roots/amd_ask_milan.pem", "rb").read()),
+         ("c0b406a4a80349529743 3fb6014cd0ae".replace(" ", ""), open(v + "/roots/amd_ark_milan.pem", "rb").read())]
+off = 24 * (len(certs) + 1)
+table, data = b"", b""
+for guid, der in certs:
+    table += bytes.fromhex(guid) + struct.pack("<II", off + len(data), len(der))
+    data += der
+open(out, "wb").write(table + bytes(24) + data)
+PY
+OUT=$("$E" evidence verify "$V/trustee-snp/test-report.bin" --aux "$TMP/aux.bin" --at 2024-01-01)
+assert_contains "$OUT" '"product": "Milan-B0"'
+expect_fail "$E" evidence verify "$V/trustee-snp/test-report.bin" --at 2024-01-01
+assert_contains "$OUT" "snp-vcek:"
+# configfs-tsm absent on this machine (or a wrong root): a clear error, exit 1.
+expect_fail "$E" evidence get --tsm-root "$TMP/no-tsm" --report-data "$(printf '%0128d' 0)" -o "$TMP/ev.bin"
+assert_contains "$OUT" "configfs-tsm"
+[ ! -e "$TMP/ev.bin" ] || fail "evidence get wrote output on failure"
 # Parse only (no collateral).
 "$E" evidence verify --parse-only "$V/dcap-qvl/tdx_quote" | grep -q '"verified": false' || fail "parse-only"
 pass "evidence cli"
