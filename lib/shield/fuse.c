@@ -28,6 +28,7 @@
 struct sh_obj *sh_obj_new(const uint8_t id[SH_OBJ_ID_LEN]);
 int sh_manifest_objs(const struct sh_manifest *m, uint8_t **ids, size_t *n);
 bool sh_ids_contain(const uint8_t *ids, size_t n, const uint8_t id[SH_OBJ_ID_LEN]);
+void sh_commit_pause(void);
 
 struct fs {
     const char *shield;
@@ -364,6 +365,7 @@ static int commit(struct fs *fs, ens_error_t *err)
         if (dfd < 0 || fsync(dfd) < 0)
             return ens_error_errno(err, "fsync %s", p ? p : "objects");
     }
+    sh_commit_pause();
     /* objects created and still open but unlinked stay mutable and are not in the manifest */
     struct sh_manifest *m = fs->m;
     uint8_t tag[32];
@@ -937,6 +939,32 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
     fuse_reply_buf(req, buf, used);
 }
 
+/* SEEK_DATA / SEEK_HOLE at chunk granularity from the chunk table (holes are authenticated). */
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+    (void)fi;
+    struct fs *fs = FS(req);
+    struct sh_node *n = node(fs, ino);
+    if (!n || n->type != SH_REG || !n->o)
+        return (void)fuse_reply_err(req, EBADF);
+    if (whence != SEEK_DATA && whence != SEEK_HOLE)
+        return (void)fuse_reply_err(req, EINVAL);
+    if (off < 0 || (uint64_t)off >= n->size)
+        return (void)fuse_reply_err(req, ENXIO);
+    struct sh_obj *o = n->o;
+    uint32_t C = fs->m->chunk;
+    for (uint64_t i = (uint64_t)off / C; i < o->ntab; i++) {
+        bool data = o->tab[i].ctr != 0 || (o->cvalid && o->cdirty && o->cidx == i);
+        if (data == (whence == SEEK_DATA)) {
+            uint64_t at = i * C > (uint64_t)off ? i * C : (uint64_t)off;
+            return (void)fuse_reply_lseek(req, (off_t)at);
+        }
+    }
+    if (whence == SEEK_HOLE)
+        return (void)fuse_reply_lseek(req, (off_t)n->size);
+    fuse_reply_err(req, ENXIO);
+}
+
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
     op_fsync(req, ino, datasync, fi);
@@ -978,6 +1006,7 @@ static const struct fuse_lowlevel_ops ops = {
     .fsyncdir = op_fsyncdir,
     .statfs = op_statfs,
     .create = op_create,
+    .lseek = op_lseek,
 };
 
 static long ms_since(const struct timespec *t)

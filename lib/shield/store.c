@@ -101,6 +101,22 @@ int sh_load(const char *shield, const uint8_t vk[32], const uint8_t tag[32], boo
                      shield, found_hex, want_hex);
 }
 
+/* Test hook: ENSCONCE_SHIELD_COMMIT_DELAY_MS pauses between the commit's steps so
+ * that the crash tests can kill the process inside a commit. */
+void sh_commit_pause(void);
+void sh_commit_pause(void)
+{
+    static long ms = -1;
+    if (ms < 0) {
+        const char *v = getenv("ENSCONCE_SHIELD_COMMIT_DELAY_MS");
+        ms = v ? strtol(v, NULL, 10) : 0;
+        if (ms < 0 || ms > 10000)
+            ms = 0;
+    }
+    if (ms > 0)
+        usleep((useconds_t)ms * 1000);
+}
+
 static int fsync_path(const char *path, ens_error_t *err)
 {
     _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -143,17 +159,20 @@ int sh_commit_manifest(const char *shield, const uint8_t vk[32], struct sh_manif
             return ens_error_wrap(err, "write %s", tmp);
         }
     }
+    sh_commit_pause();
     /* Each step leaves a valid 'manifest' (old or new); 'manifest.prev' keeps the
      * version before it so an unacknowledged commit can be dropped at mount. */
     if (access(cur, F_OK) == 0) {
         unlink(prevtmp);
         if (link(cur, prevtmp) < 0 || rename(prevtmp, prev) < 0)
             return ens_error_errno(err, "keep previous manifest in %s", prev);
+        sh_commit_pause();
     }
     if (rename(tmp, cur) < 0)
         return ens_error_errno(err, "rename %s to %s", tmp, cur);
     if (fsync_path(shield, err) < 0)
         return -1;
+    sh_commit_pause();
     ens_sha256(sealed, slen, tag);
     return 0;
 }

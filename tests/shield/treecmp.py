@@ -1,11 +1,45 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """treecmp.py A B [--times] [--owner]: compares two trees (types, modes, sizes, contents,
-symlink targets, hard-link structure; optionally mtimes and owners).  Exit 1 on a difference."""
+symlink targets, hard-link structure; optionally mtimes and owners).  Exit 1 on a difference.
+Contents are hashed as (offset, block) for every non-zero 64 KiB block, skipping holes found
+with SEEK_DATA, so sparse and dense copies of a file compare equal."""
 import hashlib
 import os
 import stat
 import sys
+
+BLK = 1 << 16
+ZERO = bytes(BLK)
+
+
+def content_hash(p, size):
+    h = hashlib.sha256()
+    with open(p, "rb", buffering=0) as f:
+        fd = f.fileno()
+        pos = 0
+        while pos < size:
+            try:
+                pos = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                break  # no data after pos
+            try:
+                end = os.lseek(fd, pos, os.SEEK_HOLE)
+            except OSError:
+                end = size
+            pos -= pos % BLK
+            os.lseek(fd, pos, os.SEEK_SET)
+            while pos < end:
+                b = f.read(min(1 << 20, size - pos))
+                if not b:
+                    break
+                for i in range(0, len(b), BLK):
+                    blk = b[i:i + BLK]
+                    if blk != ZERO[:len(blk)]:
+                        h.update((pos + i).to_bytes(8, "big"))
+                        h.update(blk)
+                pos += len(b)
+    return h.hexdigest()
 
 
 def walk(root, times, owner):
@@ -18,21 +52,10 @@ def walk(root, times, owner):
             st = os.lstat(p)
             e = {"mode": oct(st.st_mode)}
             if stat.S_ISREG(st.st_mode):
-                h = hashlib.sha256()
-                with open(p, "rb") as f:
-                    while True:
-                        b = f.read(1 << 20)
-                        if not b:
-                            break
-                        if b.count(0) != len(b):
-                            h.update(b)
-                        else:
-                            h.update(b"\0" * len(b))
                 e["size"] = st.st_size
-                e["sha256"] = h.hexdigest()
+                e["sha256"] = content_hash(p, st.st_size)
                 e["nlink"] = st.st_nlink
-                key = (st.st_dev, st.st_ino)
-                e["link_group"] = links.setdefault(key, rel)
+                e["link_group"] = links.setdefault((st.st_dev, st.st_ino), rel)
             elif stat.S_ISLNK(st.st_mode):
                 e["target"] = os.readlink(p)
             if times and not stat.S_ISLNK(st.st_mode):
