@@ -155,18 +155,17 @@ static int attest(const struct ens_run_config *c, const char *cas, const char *l
         if (ens_attest_run(&o, session, config, &e) == 0)
             return 0;
         left = deadline - now_ms();
-        if (!transient(e) || left <= backoff_ms) {
-            if (transient(e)) {
+        if (!transient(e) || left <= 50) {
+            if (transient(e))
                 ens_error_wrap(&e, "gave up after %d attempts in %d s", attempt, c->timeout_s);
-                *err = e;
-                return -1;
-            }
             *err = e;
             return -1;
         }
         ens_log(ENS_LOG_INFO, "attempt %d: %s; retrying", attempt, ens_error_msg(e));
         ens_error_release(&e);
-        struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L};
+        /* Keep trying until the deadline: the last attempt starts just before it. */
+        unsigned sleep_ms = left - 50 < backoff_ms ? (unsigned)(left - 50) : backoff_ms;
+        struct timespec ts = {sleep_ms / 1000, (long)(sleep_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         if (backoff_ms < 2000)
             backoff_ms *= 2;
