@@ -149,6 +149,8 @@ def health(addr, service_name):
     check(r.status == health_pb2.HealthCheckResponse.SERVING, f"health {service_name} SERVING")
     c, _ = code_of(lambda: stub.Check(health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5))
     check(c == grpc.StatusCode.NOT_FOUND, f"health unknown service NOT_FOUND (got {c})")
+    c, _ = code_of(lambda: next(stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=5)))
+    check(c == grpc.StatusCode.UNIMPLEMENTED, f"health Watch UNIMPLEMENTED (got {c})")
     ch.close()
 
 
