@@ -13,11 +13,13 @@
  *   "chain" ([PEM…], issuers nearest first), "params" (hex fingerprint of the issuance inputs)}
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -31,8 +33,19 @@
 #define STORE_MAX_SIZE (64u * 1024 * 1024)
 #define TAG_HISTORY_MAX 64
 
+/* Parsed signing material of a CA, cached: OpenSSL 3's PEM decoders cost milliseconds per
+ * call, and the CAS issues a certificate at every attestation. */
+struct ca_cache {
+    char *name;
+    X509 *cert;
+    EVP_PKEY *key;
+    struct ca_cache *next;
+};
+
 struct ens_secret_store {
     json_t *root;
+    pthread_mutex_t lock; /* guards cache (the CAS may issue from several threads) */
+    struct ca_cache *cache;
 };
 
 /* ------------------------------------------------------------------ small helpers */
@@ -62,6 +75,15 @@ void ens_secret_store_free(ens_secret_store_t *s)
         return;
     wipe_json(s->root); /* the root is never shared */
     json_decref(s->root);
+    while (s->cache) {
+        struct ca_cache *n = s->cache->next;
+        free(s->cache->name);
+        X509_free(s->cache->cert);
+        EVP_PKEY_free(s->cache->key);
+        free(s->cache);
+        s->cache = n;
+    }
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -70,6 +92,7 @@ static ens_secret_store_t *store_new(void)
     ens_secret_store_t *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
+    pthread_mutex_init(&s->lock, NULL);
     s->root = json_pack("{s:i, s:{}, s:{}}", "format", STORE_FORMAT, "secrets", "volumes");
     if (!s->root) {
         free(s);
@@ -201,14 +224,24 @@ static EVP_PKEY *generate_key(ens_key_type_t t)
     return NULL;
 }
 
+/* Explicitly fetched digests: EVP_sha256() makes OpenSSL 3 fetch (and lock) at every signature. */
+static EVP_MD *md_sha256, *md_sha384;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static void fetch_mds(void)
+{
+    md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    md_sha384 = EVP_MD_fetch(NULL, "SHA384", NULL);
+}
+
 static const EVP_MD *sign_md(EVP_PKEY *k)
 {
     if (EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519)
         return NULL; /* pure EdDSA */
+    pthread_once(&md_once, fetch_mds);
     ens_key_type_t t;
     if (key_type_of(k, &t) == 0 && t == ENS_KEY_EC_P384)
-        return EVP_sha384();
-    return EVP_sha256();
+        return md_sha384 ? md_sha384 : EVP_sha384();
+    return md_sha256 ? md_sha256 : EVP_sha256();
 }
 
 static void pubkey_fingerprint(EVP_PKEY *k, char out[ENS_SHA256_HEX_LEN + 1])
@@ -251,6 +284,43 @@ static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
     return ok == 1 ? 0 : -1;
 }
 
+/*
+ * X509_set_pubkey() of OpenSSL 3.0 encodes a provider key through OSSL_ENCODER and
+ * decodes it again (most of the cost of issuing a certificate).  For EC and Ed25519
+ * keys the SubjectPublicKeyInfo is simple: set its algorithm and key bits directly.
+ */
+static int set_pubkey(X509 *x, EVP_PKEY *k)
+{
+    X509_PUBKEY *xpk = X509_get_X509_PUBKEY(x);
+    int id = EVP_PKEY_get_base_id(k);
+    unsigned char pub[160];
+    size_t pl = 0;
+    if (xpk && id == EVP_PKEY_EC) {
+        char group[64];
+        size_t gl = 0;
+        int nid;
+        if (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &gl) == 1 &&
+            (nid = OBJ_txt2nid(group)) != NID_undef &&
+            EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub, sizeof(pub), &pl) == 1) {
+            unsigned char *penc = OPENSSL_memdup(pub, pl);
+            if (penc && X509_PUBKEY_set0_param(xpk, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+                                               OBJ_nid2obj(nid), penc, (int)pl) == 1)
+                return 0;
+            OPENSSL_free(penc);
+        }
+    } else if (xpk && id == EVP_PKEY_ED25519) {
+        pl = sizeof(pub);
+        if (EVP_PKEY_get_raw_public_key(k, pub, &pl) == 1) {
+            unsigned char *penc = OPENSSL_memdup(pub, pl);
+            if (penc && X509_PUBKEY_set0_param(xpk, OBJ_nid2obj(NID_ED25519), V_ASN1_UNDEF, NULL, penc, (int)pl) == 1)
+                return 0;
+            OPENSSL_free(penc);
+        }
+    }
+    ERR_clear_error();
+    return X509_set_pubkey(x, k) == 1 ? 0 : -1;
+}
+
 static X509 *issue_cert(const struct cert_req *r, ens_error_t *err)
 {
     X509 *x = X509_new();
@@ -277,7 +347,7 @@ static X509 *issue_cert(const struct cert_req *r, ens_error_t *err)
         goto fail;
     if (X509_set_issuer_name(x, r->issuer_cert ? X509_get_subject_name(r->issuer_cert) : subj) != 1)
         goto fail;
-    if (X509_set_pubkey(x, r->subject) != 1)
+    if (set_pubkey(x, r->subject) < 0)
         goto fail;
     if (add_ext(x, r->issuer_cert, NID_basic_constraints, r->ca ? "critical,CA:TRUE" : "critical,CA:FALSE") < 0)
         goto fail;
@@ -893,6 +963,7 @@ int ens_secret_store_load(const char *json, size_t len, ens_secret_store_t **out
         json_decref(root);
         return ens_error(err, ENOMEM, "out of memory");
     }
+    pthread_mutex_init(&s->lock, NULL);
     s->root = root;
     *out = s;
     return 0;
@@ -1231,13 +1302,39 @@ int ens_policy_issue_certificate(const ens_secret_store_t *s, const char *ca_nam
             if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') || *q == '-' ||
                   *q == '.' || *q == '_' || *q == '*'))
                 return ens_error(err, EINVAL, "certificate request: invalid DNS name");
-    X509 *ca = pem_to_cert(rstr(rec, "cert"));
-    EVP_PKEY *cakey = pem_to_key(rstr(rec, "key"));
-    if (!ca || !cakey) {
-        X509_free(ca);
-        EVP_PKEY_free(cakey);
-        return ens_error(err, EINVAL, "secret %s: no certificate and private key to sign with", ca_name);
+    X509 *ca = NULL;
+    EVP_PKEY *cakey = NULL;
+    ens_secret_store_t *ms = (ens_secret_store_t *)s; /* the cache is the only mutable part */
+    pthread_mutex_lock(&ms->lock);
+    struct ca_cache *cc = ms->cache;
+    while (cc && strcmp(cc->name, ca_name))
+        cc = cc->next;
+    if (!cc) {
+        ca = pem_to_cert(rstr(rec, "cert"));
+        cakey = pem_to_key(rstr(rec, "key"));
+        cc = ca && cakey ? calloc(1, sizeof(*cc)) : NULL;
+        if (cc && (cc->name = strdup(ca_name)) != NULL) {
+            cc->cert = ca;
+            cc->key = cakey;
+            cc->next = ms->cache;
+            ms->cache = cc;
+        } else {
+            free(cc);
+            cc = NULL;
+            X509_free(ca);
+            EVP_PKEY_free(cakey);
+        }
     }
+    if (cc && X509_up_ref(cc->cert) == 1 && EVP_PKEY_up_ref(cc->key) == 1) {
+        ca = cc->cert;
+        cakey = cc->key;
+    } else {
+        ca = NULL;
+        cakey = NULL;
+    }
+    pthread_mutex_unlock(&ms->lock);
+    if (!ca || !cakey)
+        return ens_error(err, EINVAL, "secret %s: no certificate and private key to sign with", ca_name);
     struct cert_req req = {
         .name = ca_name,
         .ca = false,
