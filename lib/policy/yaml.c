@@ -143,8 +143,24 @@ static int parser_error(struct fy_diag *diag, const char *source, ens_error_t *e
     while ((e = fy_diag_errors_iterate(diag, &it)) != NULL) {
         if (e->type < FYET_ERROR)
             continue;
-        return ens_error(err, EINVAL, "%s:%d:%d: invalid YAML: %s", source, e->line, e->column,
-                         e->msg ? e->msg : "syntax error");
+        /* some libfyaml messages quote input ("invalid escape '\\q'"), which may be part of a
+         * secret value: keep the message, drop what is between quotes */
+        char msg[256];
+        size_t n = 0;
+        bool inq = false;
+        for (const char *q = e->msg ? e->msg : "syntax error"; *q && n + 6 < sizeof(msg); q++) {
+            if (*q == '\'') {
+                if (!inq) {
+                    memcpy(msg + n, "'...'", 5);
+                    n += 5;
+                }
+                inq = !inq;
+            } else if (!inq) {
+                msg[n++] = *q;
+            }
+        }
+        msg[n] = '\0';
+        return ens_error(err, EINVAL, "%s:%d:%d: invalid YAML: %s", source, e->line, e->column, msg);
     }
     return ens_error(err, EINVAL, "%s: invalid YAML", source);
 }

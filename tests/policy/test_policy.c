@@ -259,6 +259,17 @@ static void errors_name_line_and_column(void **state)
     FAILS("- a\n- b\n", "top level");
     FAILS("name: x\nversion: \"0.3\"\n---\nname: y\n", "more than one YAML document");
     FAILS("a: &x [1]\nb: *x\n", "t.yaml:2:4:", "aliases");
+    /* libfyaml quotes bits of the input in some messages: never echoed (it may be a secret) */
+    {
+        const char *y = "name: x\nversion: \"0.3\"\nsecrets:\n  - {name: s, kind: ascii, value: \"hun\\qter2\"}\n";
+        ens_error_t err = NULL;
+        ens_policy_t *p = NULL;
+        assert_int_equal(ens_policy_parse(y, strlen(y), "t.yaml", &p, &err), -1);
+        assert_non_null(strstr(ens_error_msg(err), "t.yaml:4:"));
+        assert_null(strstr(ens_error_msg(err), "\\q"));
+        assert_null(strstr(ens_error_msg(err), "hun"));
+        ens_error_release(&err);
+    }
     FAILS("", "empty");
 }
 
