@@ -88,19 +88,33 @@ measure() {
     "$RUN_BIN" --measure --root "$1" --runtime "$1/.ensconce/bin/ensconce-run" --config "$1/.ensconce/run.json"
 }
 
-# pack_shield ROOTFS SRC: packs SRC (a tree with absolute paths inside) into ROOTFS/.ensconce/shield
-# and makes every top-level directory of SRC a symlink into the memory mount point; sets SHIELD_KEY
-# and SHIELD_TAG.
+# pack_shield ROOTFS SRC [REGION:PATH...]: packs SRC (a tree holding the protected paths at their
+# absolute places) into ROOTFS/.ensconce/shield, REGION e (encrypted, the default for unmatched paths)
+# or a (authenticated); each PATH (default: every top-level directory of SRC) becomes a symbolic link
+# into the shield's mount point (docs/runtime.md).  Sets SHIELD_KEY and SHIELD_TAG.
 pack_shield() {
-    "$ENSCONCE" fs pack --new-key -k "$TMP/shield.key" -t "$TMP/shield.tag" "$2" "$1/.ensconce/shield" >/dev/null
+    local root=$1 src=$2
+    shift 2
+    local args=() paths=()
+    for r in "$@"; do
+        case "$r" in
+            e:*) args+=(-e "${r#e:}") ;;
+            a:*) args+=(-a "${r#a:}") ;;
+            *) fail "pack_shield: bad region $r" ;;
+        esac
+        paths+=("${r#?:}")
+    done
+    if [ ${#paths[@]} = 0 ]; then for d in "$src"/*; do paths+=("/$(basename "$d")"); done; fi
+    rm -f "$TMP/shield.key"
+    "$ENSCONCE" fs pack --new-key -k "$TMP/shield.key" -t "$TMP/shield.tag" "${args[@]}" "$src" \
+        "$root/.ensconce/shield" >/dev/null
     SHIELD_KEY=$(tr -d '\n' <"$TMP/shield.key")
     [ ${#SHIELD_KEY} = 64 ] || SHIELD_KEY=$(od -An -tx1 -v "$TMP/shield.key" | tr -d ' \n')
     SHIELD_TAG=$(tr -d '\n' <"$TMP/shield.tag")
-    for d in "$2"/*; do
-        local b
-        b=$(basename "$d")
-        rm -rf "${1:?}/$b"
-        ln -s "/.ensconce/mem/fs/$b" "$1/$b"
+    for p in "${paths[@]}"; do
+        rm -rf "${root:?}$p"
+        mkdir -p "$root$(dirname "$p")"
+        ln -s "/.ensconce/mem/fs$p" "$root$p"
     done
 }
 
