@@ -100,15 +100,13 @@ static bool policy_allows(const ens_policy_t *p, const ens_policy_service_t *svc
     return true;
 }
 
-static void refuse(struct cas *cas, struct evhttp_request *req, int status, const char *actor, const char *object,
-                   const char *why, uint64_t t0)
+static void refuse(struct cas *cas, const char *actor, const char *object, const char *why, uint64_t t0)
 {
     _cleanup_error_ ens_error_t err = NULL;
     if (cas_store_audit(cas->store, actor, "attest", object, "refused", why, &err) < 0)
         fprintf(stderr, "ensconce-cas: audit: %s\n", ens_error_msg(err));
     atomic_fetch_add(&cas->metrics.attest_refused, 1);
     cas_metrics_observe(&cas->metrics, now_us() - t0);
-    ens_http_reply_error(req, status, "%s", why);
 }
 
 /* Splits "session/.../service" at the last '/'. */
@@ -122,12 +120,11 @@ static bool split_config_id(const char *id, char **session, char **service)
     return *session && *service && ens_policy_name_valid(*session);
 }
 
-static void attest(struct cas *cas, struct evhttp_request *req, const char *peer)
+int cas_attest_request(struct cas *cas, const char *peer, X509 *peer_cert, const char *body, size_t len,
+                       json_t **reply, char *why, size_t whylen)
 {
     uint64_t t0 = now_us();
-    char why[700];
-    size_t len = 0;
-    _cleanup_free_ char *body = ens_http_body(req, &len);
+    *reply = NULL;
     json_error_t je;
     json_t *doc = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &je) : NULL;
     const char *cid = NULL, *nh = NULL;
@@ -136,8 +133,7 @@ static void attest(struct cas *cas, struct evhttp_request *req, const char *peer
         || json_unpack(doc, "{s:s, s:s, s:o}", "config_id", &cid, "nonce", &nh, "evidence", &ev) < 0) {
         json_decref(doc);
         atomic_fetch_add(&cas->metrics.attest_error, 1);
-        return ens_http_reply_error(req, 400,
-                                    "POST /v1/attest: expected JSON {\"config_id\", \"nonce\", \"evidence\"}");
+        return set_msg(why, whylen, 400, "POST /v1/attest: expected JSON {\"config_id\", \"nonce\", \"evidence\"}");
     }
     _cleanup_free_ char *session = NULL, *service = NULL;
     uint8_t nonce[ENS_NONCE_LEN];
@@ -146,32 +142,30 @@ static void attest(struct cas *cas, struct evhttp_request *req, const char *peer
     int status = 403;
     _cleanup_free_ char *cert = NULL, *ca = NULL;
     if (!split_config_id(cid, &session, &service)) {
-        snprintf(why, sizeof(why), "config_id: expected SESSION/SERVICE");
+        snprintf(why, whylen, "config_id: expected SESSION/SERVICE");
         status = 400;
         goto refused;
     }
     if (ens_hex_decode(nh, nonce, sizeof(nonce), NULL) < 0 || strlen(nh) != 64) {
-        snprintf(why, sizeof(why), "nonce: expected 64 hex digits");
+        snprintf(why, whylen, "nonce: expected 64 hex digits");
         status = 400;
         goto refused;
     }
     if (ens_nonce_consume(cas->nonces, nonce, &err) < 0) {
-        snprintf(why, sizeof(why), "%s (replayed or stale evidence)", ens_error_msg(err));
+        snprintf(why, whylen, "%s (replayed or stale evidence)", ens_error_msg(err));
         goto refused;
     }
     struct ens_attest_verify_ctx vctx = {.platform_trusted = platform_trusted, .arg = cas};
     if (ens_attest_verify(ev, &vctx, &claims, &err) < 0) {
-        snprintf(why, sizeof(why), "%s", ens_error_msg(err));
+        snprintf(why, whylen, "%s", ens_error_msg(err));
         goto refused;
     }
     /* The binding: report data = SHA-256(nonce || SPKI of this connection's client key). */
-    X509 *pc = ens_http_peer_cert(req);
     uint8_t rd[ENS_REPORT_DATA_LEN];
-    int br = pc ? ens_attest_report_data_for_key(nonce, X509_get0_pubkey(pc), rd, &err) : -1;
-    X509_free(pc);
+    int br = peer_cert ? ens_attest_report_data_for_key(nonce, X509_get0_pubkey(peer_cert), rd, &err) : -1;
     if (br < 0 || claims.report_data_len < ENS_REPORT_DATA_LEN
         || !ens_ct_equal(claims.report_data, rd, ENS_REPORT_DATA_LEN)) {
-        snprintf(why, sizeof(why), "evidence is not bound to this nonce and this connection's client key");
+        snprintf(why, whylen, "evidence is not bound to this nonce and this connection's client key");
         goto refused;
     }
     cas_store_lock(cas->store);
@@ -181,33 +175,30 @@ static void attest(struct cas *cas, struct evhttp_request *req, const char *peer
     if (svc == NULL) {
         cas_store_unlock(cas->store);
         if (gr < 0)
-            snprintf(why, sizeof(why), "%s", ens_error_msg(err));
+            snprintf(why, whylen, "%s", ens_error_msg(err));
         else
-            snprintf(why, sizeof(why), "no service %s in session %s", service, session);
+            snprintf(why, whylen, "no service %s in session %s", service, session);
         status = gr < 0 ? 500 : 404;
         goto refused;
     }
-    if (!policy_allows(cs->policy, svc, &claims, why, sizeof(why))) {
+    if (!policy_allows(cs->policy, svc, &claims, why, whylen)) {
         cas_store_unlock(cas->store);
         goto refused;
     }
     json_t *cfg = NULL;
     size_t cal = 0;
-    X509 *pc2 = ens_http_peer_cert(req);
     char *dns[] = {svc->name};
     if (ens_policy_service_config(cs->policy, service, cs->secrets, &cfg, &err) < 0
-        || ens_policy_issue_certificate(cs->secrets, NULL, X509_get0_pubkey(pc2), svc->name, dns, 1,
+        || ens_policy_issue_certificate(cs->secrets, NULL, X509_get0_pubkey(peer_cert), svc->name, dns, 1,
                                         SERVICE_CERT_DAYS, &cert, &err)
                < 0
         || ens_secret_store_format(cs->secrets, ENS_SESSION_CA_SECRET, "crt", &ca, &cal, &err) < 0) {
-        X509_free(pc2);
         json_decref(cfg);
         cas_store_unlock(cas->store);
-        snprintf(why, sizeof(why), "configuration of %s: %s", cid, ens_error_msg(err));
+        snprintf(why, whylen, "configuration of %s: %s", cid, ens_error_msg(err));
         status = 500;
         goto refused;
     }
-    X509_free(pc2);
     json_object_set_new(cfg, "certificate", json_string(cert));
     json_object_set_new(cfg, "ca", json_string(ca));
     json_object_set_new(cfg, "platform", json_string(claims.platform));
@@ -226,17 +217,33 @@ static void attest(struct cas *cas, struct evhttp_request *req, const char *peer
         json_decref(doc);
         atomic_fetch_add(&cas->metrics.attest_error, 1);
         /* Not audited means not released. */
-        return ens_http_reply_error(req, 503, "%s", ens_error_msg(err));
+        return set_msg(why, whylen, 503, "%s", ens_error_msg(err));
     }
     cas_store_unlock(cas->store);
     json_decref(doc);
     atomic_fetch_add(&cas->metrics.attest_ok, 1);
     cas_metrics_observe(&cas->metrics, now_us() - t0);
-    ens_http_reply_json(req, 200, cfg);
-    return;
+    *reply = cfg;
+    return 200;
 refused:
-    refuse(cas, req, status, peer, cid ? cid : "", why, t0);
+    refuse(cas, peer, cid ? cid : "", why, t0);
     json_decref(doc);
+    return status;
+}
+
+static void attest(struct cas *cas, struct evhttp_request *req, const char *peer)
+{
+    size_t len = 0;
+    _cleanup_free_ char *body = ens_http_body(req, &len);
+    X509 *pc = ens_http_peer_cert(req);
+    char why[700];
+    json_t *reply = NULL;
+    int status = cas_attest_request(cas, peer, pc, body, len, &reply, why, sizeof(why));
+    X509_free(pc);
+    if (reply)
+        ens_http_reply_json(req, status, reply);
+    else
+        ens_http_reply_error(req, status, "%s", why);
 }
 
 static void volume_tag(struct cas *cas, struct evhttp_request *req, const char *peer)

@@ -5,6 +5,7 @@
  * key (hex); access_policy decides what they may do (lib/policy).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <sys/queue.h>
@@ -145,26 +146,35 @@ static int status_of(ens_error_t err, int dflt)
     }
 }
 
-static void session_write(struct cas *cas, struct evhttp_request *req, const char *peer)
+int set_msg(char *out, size_t outlen, int status, const char *fmt, ...)
 {
-    size_t len = 0;
-    _cleanup_free_ char *body = ens_http_body(req, &len);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, outlen, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+int cas_session_write(struct cas *cas, const char *peer, const char *body, size_t len, json_t **reply, char *out,
+                      size_t outlen)
+{
+    *reply = NULL;
     if (body == NULL || len == 0) {
         atomic_fetch_add(&cas->metrics.session_writes_refused, 1);
-        return ens_http_reply_error(req, 400, "POST /session: the body must be a session (YAML)");
+        return set_msg(out, outlen, 400, "POST /session: the body must be a session (YAML)");
     }
     _cleanup_error_ ens_error_t err = NULL;
     ens_policy_t *p = NULL;
     if (ens_policy_parse(body, len, "session", &p, &err) < 0) {
         atomic_fetch_add(&cas->metrics.session_writes_refused, 1);
-        return ens_http_reply_error(req, 400, "%s", ens_error_msg(err));
+        return set_msg(out, outlen, 400, "%s", ens_error_msg(err));
     }
     const char *name = ens_policy_name(p);
     const char *pred = ens_policy_predecessor(p);
     char hash[ENS_POLICY_HASH_HEX_LEN];
     if (ens_policy_hash(p, hash, &err) < 0) {
         ens_policy_free(p);
-        return ens_http_reply_error(req, 500, "%s", ens_error_msg(err));
+        return set_msg(out, outlen, 500, "%s", ens_error_msg(err));
     }
     int status = 500;
     char msg[600] = "";
@@ -173,7 +183,7 @@ static void session_write(struct cas *cas, struct evhttp_request *req, const cha
     struct resolve_ctx rctx = {cas};
     if (cas_store_begin(cas->store, &err) < 0) {
         ens_policy_free(p);
-        return ens_http_reply_error(req, 503, "%s", ens_error_msg(err));
+        return set_msg(out, outlen, 503, "%s", ens_error_msg(err));
     }
     struct cas_session *cur = NULL;
     int gr = cas_store_get_session(cas->store, name, &cur, &err);
@@ -254,15 +264,14 @@ static void session_write(struct cas *cas, struct evhttp_request *req, const cha
         ens_secret_store_free(secrets);
         ens_policy_free(p);
         atomic_fetch_add(&cas->metrics.session_writes_refused, 1);
-        return ens_http_reply_error(req, 503, "%s", ens_error_msg(err));
+        return set_msg(out, outlen, 503, "%s", ens_error_msg(err));
     }
     ens_secret_store_free(secrets);
     atomic_fetch_add(&cas->metrics.session_writes_ok, 1);
-    ens_http_reply_json(req, version == 1 ? 201 : 200,
-                        json_pack("{s:s, s:s, s:I, s:s?}", "name", name, "hash", hash, "version",
-                                  (json_int_t)version, "predecessor", pred));
+    *reply = json_pack("{s:s, s:s, s:I, s:s?}", "name", name, "hash", hash, "version",
+                                  (json_int_t)version, "predecessor", pred);
     ens_policy_free(p);
-    return;
+    return version == 1 ? 201 : 200;
 refuse:
     cas_store_rollback(cas->store);
     ens_secret_store_free(secrets);
@@ -270,7 +279,20 @@ refuse:
         atomic_fetch_add(&cas->metrics.session_writes_refused, 1);
     audit(cas, peer, action, name, "refused", msg);
     ens_policy_free(p);
-    ens_http_reply_error(req, status, "%s", msg);
+    return set_msg(out, outlen, status, "%s", msg);
+}
+
+static void session_write(struct cas *cas, struct evhttp_request *req, const char *peer)
+{
+    size_t len = 0;
+    _cleanup_free_ char *body = ens_http_body(req, &len);
+    char msg[700];
+    json_t *reply = NULL;
+    int status = cas_session_write(cas, peer, body, len, &reply, msg, sizeof(msg));
+    if (reply)
+        ens_http_reply_json(req, status, reply);
+    else
+        ens_http_reply_error(req, status, "%s", msg);
 }
 
 static void session_read(struct cas *cas, struct evhttp_request *req, const char *peer, const char *name)

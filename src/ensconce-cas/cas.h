@@ -24,6 +24,8 @@ typedef struct cas_store cas_store;
 
 int cas_store_open(const char *db_path, const char *master_key_path, cas_store **out, ens_error_t *err);
 void cas_store_close(cas_store *s);
+/* Only for fuzzing: drop fsync (never in the service). */
+void cas_store_set_durable(cas_store *s, bool durable);
 /* The store's lock (recursive): hold it across a read-check-write sequence. */
 void cas_store_lock(cas_store *s);
 void cas_store_unlock(cas_store *s);
@@ -104,6 +106,13 @@ struct cas {
 };
 
 void cas_api_client(struct evhttp_request *req, void *arg);
+/* The request logic without HTTP (also driven by fuzz/cas): each returns the HTTP status and
+ * either *reply (JSON, owned by the caller) or a message in out. */
+int cas_session_write(struct cas *cas, const char *peer, const char *body, size_t len, json_t **reply, char *out,
+                      size_t outlen);
+int cas_attest_request(struct cas *cas, const char *peer, X509 *peer_cert, const char *body, size_t len,
+                       json_t **reply, char *out, size_t outlen);
+int set_msg(char *out, size_t outlen, int status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void cas_api_attest(struct evhttp_request *req, void *arg);
 /* Shared endpoints: /healthz, /metrics, GET /v1/attest; true when handled. */
 bool cas_api_common(struct cas *cas, struct evhttp_request *req, const char *path);

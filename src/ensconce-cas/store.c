@@ -180,6 +180,11 @@ static void cache_clear(cas_store *s)
     s->cached = 0;
 }
 
+void cas_store_set_durable(cas_store *s, bool durable)
+{
+    sqlite3_exec(s->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+}
+
 void cas_store_close(cas_store *s)
 {
     if (s == NULL)
