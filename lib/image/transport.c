@@ -136,11 +136,30 @@ static int put_blob(ens_image *img, struct blob *b, const char *dir, ens_error_t
     return blob_copy_verified(b, dst, err);
 }
 
+/* Temp + rename without fsync: for content-addressed files that index.json (written last, with
+ * fsync) makes reachable; a crash before that leaves only unreferenced files. */
+static int write_unsynced(const char *path, const void *data, size_t len, ens_error_t *err)
+{
+    _cleanup_free_ char *tmp = NULL;
+    if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
+        return ens_error(err, ENOMEM, "out of memory");
+    _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return ens_error_errno(err, "create %s", tmp);
+    if (ens_write_all(fd, data, len, err) < 0 || fchmod(fd, 0644) < 0 || rename(tmp, path) < 0) {
+        if (!*err)
+            ens_error_errno(err, "write %s", path);
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 static int write_manifest_blob(const char *dir, const char *m, size_t len, char digest[72], ens_error_t *err)
 {
     ens_digest_string(m, len, digest);
     _cleanup_free_ char *p = blob_path(dir, digest);
-    return p ? ens_write_file_atomic(p, m, len, 0644, err) : ens_error(err, ENOMEM, "out of memory");
+    return p ? write_unsynced(p, m, len, err) : ens_error(err, ENOMEM, "out of memory");
 }
 
 int oci_layout_write(ens_image *img, const char *dir, const char *tag, ens_error_t *err)
@@ -161,7 +180,7 @@ int oci_layout_write(ens_image *img, const char *dir, const char *tag, ens_error
         goto out;
     if (access(lp, F_OK) < 0) {
         static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-        if (ens_write_file_atomic(lp, layout, strlen(layout), 0644, err) < 0)
+        if (write_unsynced(lp, layout, strlen(layout), err) < 0)
             goto out;
     }
     if (image_render(img, true, &m, &len, &mt, err) < 0)
