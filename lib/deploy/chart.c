@@ -414,9 +414,8 @@ int ens_deploy_compose(const struct ens_deploy_spec *s, char **yaml, ens_error_t
         return -1;
     char las[64];
     snprintf(las, sizeof(las), "las:%d", s->las_port ? s->las_port : 18766);
-    json_t *svc = json_pack("{s:s, s:{s:s,s:s,s:s,s:s}}", "image", s->image, "environment", "ENSCONCE_CONFIG_ID",
-                            s->config_id, "ENSCONCE_CAS_ADDR", OR(s->cas_addr, "cas"), "ENSCONCE_LAS_ADDR", las,
-                            "ENSCONCE_SHIELD_MODE", OR(s->shield_mode, "memory"));
+    json_t *svc = json_pack("{s:s, s:{s:s,s:s,s:s}}", "image", s->image, "environment", "ENSCONCE_CONFIG_ID",
+                            s->config_id, "ENSCONCE_CAS_ADDR", OR(s->cas_addr, "cas"), "ENSCONCE_LAS_ADDR", las);
     if (s->nports) {
         json_t *expose = json_array();
         for (size_t i = 0; i < s->nports; i++)
@@ -444,7 +443,7 @@ int ens_deploy_compose(const struct ens_deploy_spec *s, char **yaml, ens_error_t
         json_object_set_new(svc, "devices", json_pack("[s]", "/dev/fuse"));
         json_object_set_new(svc, "cap_add", json_pack("[s]", "SYS_ADMIN"));
     } else {
-        json_object_set_new(svc, "tmpfs", json_pack("[s]", "/run/ensconce"));
+        json_object_set_new(svc, "tmpfs", json_pack("[s]", "/.ensconce/mem"));
     }
     char *y = ens_json_to_yaml(top, err);
     json_decref(top);

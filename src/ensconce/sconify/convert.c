@@ -223,7 +223,8 @@ static json_t *run_json(const struct sconify_opts *o, const char *config_id, con
     json_t *measured = json_pack("{s:s, s:s}", "exe", exe, "path", path);
     if (shield)
         json_object_set_new(measured, "shield", json_pack("{s:s,s:s,s:s}", "dir", SCONIFY_SHIELD_DIR, "mountpoint",
-                                                          SCONIFY_SHIELD_MOUNT, "mode", "auto"));
+                                                          SCONIFY_SHIELD_MOUNT, "mode",
+                                                          o->k8s.spec.shield_mode ? o->k8s.spec.shield_mode : "auto"));
     if (o->volumes.n) {
         json_t *vols = json_object();
         for (size_t i = 0; i < o->volumes.n; i++) {
@@ -368,7 +369,7 @@ int sconify_convert(const struct sconify_opts *o, struct sconify_result *r, ens_
 
     /* The pin of the CAS this image will trust (from `ensconce cas attest`). */
     char pin_hex[65] = "";
-    if (!o->dry_run || o->cas) {
+    {
         uint8_t pin[32];
         _cleanup_free_ char *addr = ens_casc_addr(o->cas);
         _cleanup_error_ ens_error_t pin_err = NULL;
@@ -378,6 +379,9 @@ int sconify_convert(const struct sconify_opts *o, struct sconify_result *r, ens_
             return ens_error(err, ENOENT, "no pinned identity for the CAS %s: attest it first with "
                                           "'ensconce cas attest %s --measurement M' (%s)",
                              addr, addr, ens_error_msg(pin_err));
+        else
+            ens_log(ENS_LOG_WARN, "no pinned identity for the CAS %s: the image will refuse to start until it is "
+                                  "converted again after 'ensconce cas attest'", addr);
     }
 
     _cleanup_free_ char *runtime = find_runtime(o->runtime, err);

@@ -188,6 +188,25 @@ int ens_cmd_sconify(int argc, char **argv)
     spec->image = o.to;
     spec->cas_addr = o.cas;
 
+    /* Writable volumes are FUSE mounts: their encrypted backing directory is what persists. */
+    if (o.volumes.n) {
+        if (spec->shield_mode && strcmp(spec->shield_mode, "fuse") != 0)
+            return ens_cli_usage_error("sconify", "--volume needs FUSE: drop --shield-mode=%s", spec->shield_mode);
+        spec->shield_mode = "fuse";
+    }
+    for (size_t i = 0; i < o.volumes.n; i++) {
+        const char *colon = strchr(o.volumes.v[i], ':');
+        if (colon == NULL || colon[1] != '/' || spec->nvolumes == 32)
+            return ens_cli_usage_error("sconify", "--volume %s: expected NAME:/PATH", o.volumes.v[i]);
+        char *vname = strndup(o.volumes.v[i], (size_t)(colon - o.volumes.v[i]));
+        char *backing = NULL;
+        if (vname == NULL || asprintf(&backing, "%s/%s", SCONIFY_VOLUME_DIR, vname) < 0)
+            return 1;
+        o.k8s.volumes[spec->nvolumes].name = vname; /* freed at exit */
+        o.k8s.volumes[spec->nvolumes].path = backing;
+        spec->volumes = o.k8s.volumes;
+        spec->nvolumes++;
+    }
     _cleanup_error_ ens_error_t err = NULL;
     /* Check the Kubernetes flags before any work. */
     char config_id[300];

@@ -124,6 +124,7 @@ static int start_services(struct up_project *p, json_t *project, int timeout_s, 
             return -1;
         if (up_runc_stop(p->state, id, 10, err) < 0)
             return -1;
+        unlink(log); /* a new container starts a new log */
         ens_step("%s: preparing %s", name, json_string_value(json_object_get(svc, "image")));
         if (up_bundle_prepare(&bctx, svc, bundle, err) < 0)
             return -1;

@@ -54,8 +54,6 @@ containers:
         value: {{ .Values.ensconce.casAddr | quote }}
       - name: ENSCONCE_LAS_ADDR
         value: {{ printf "$(HOST_IP):%v" .Values.ensconce.lasPort | quote }}
-      - name: ENSCONCE_SHIELD_MODE
-        value: {{ .Values.ensconce.shieldMode | quote }}
       {{- with .Values.extraEnvVars }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
@@ -108,7 +106,7 @@ containers:
       {{- end }}
     volumeMounts:
       - name: ensconce-mem
-        mountPath: /run/ensconce
+        mountPath: /.ensconce/mem
       {{- if eq .Values.ensconce.shieldMode "fuse" }}
       - name: dev-fuse
         mountPath: /dev/fuse
