@@ -191,7 +191,8 @@ wait "${pids[@]}"
 for i in $(seq 4); do
     [ "$(cat "$TMP/par.$i")" = 200 ] || fail "slow request $i: $(cat "$TMP/par.$i"): $(grep -A1 'class="detail"' "$TMP/parbody.$i")"
 done
-[ "$ms" -lt 500 ] || fail "fast requests took $ms ms while slow back-end calls were running"
+# A loop or pool blocked by the slow calls would take a second or more.
+[ "$ms" -lt 900 ] || fail "fast requests took $ms ms while slow back-end calls were running"
 pass "fast requests answered in $ms ms while 4 slow ones were in flight"
 
 # Graceful stop: a request in flight (slow catalog) when SIGTERM arrives is still answered.
