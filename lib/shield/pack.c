@@ -398,10 +398,20 @@ out:
 int ens_shield_init(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LEN], uint8_t tag[ENS_SHIELD_TAG_LEN],
                     ens_error_t *err)
 {
+    return ens_shield_init_chunked(shield_dir, key, 0, tag, err);
+}
+
+int ens_shield_init_chunked(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LEN], uint32_t chunk,
+                            uint8_t tag[ENS_SHIELD_TAG_LEN], ens_error_t *err)
+{
+    if (chunk == 0)
+        chunk = ENS_SHIELD_DEFAULT_CHUNK;
+    if (chunk < SH_MIN_CHUNK || chunk > SH_MAX_CHUNK || (chunk & (chunk - 1)))
+        return ens_error(err, EINVAL, "chunk size %u is not a power of two in [4096, 4194304]", chunk);
     _cleanup_free_ char *tmp = NULL;
     if (prepare_out(shield_dir, &tmp, err) < 0)
         return -1;
-    struct sh_manifest *m = sh_manifest_new(ENS_SHIELD_DEFAULT_CHUNK);
+    struct sh_manifest *m = sh_manifest_new(chunk);
     struct sh_node *root = m ? sh_node_new(m, SH_DIR) : NULL;
     int rc = -1;
     if (!root) {

@@ -51,6 +51,10 @@ int ens_shield_pack(const char *src_dir, const char *shield_dir, const uint8_t k
 int ens_shield_init(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LEN], uint8_t tag[ENS_SHIELD_TAG_LEN],
                     ens_error_t *err);
 
+/* The same with a chosen chunk size (0: default; a power of two in [4 KiB, 4 MiB]). */
+int ens_shield_init_chunked(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LEN], uint32_t chunk_size,
+                            uint8_t tag[ENS_SHIELD_TAG_LEN], ens_error_t *err);
+
 /* The tag of the shield's current manifest (needs no key; it is a digest). */
 int ens_shield_current_tag(const char *shield_dir, uint8_t tag[ENS_SHIELD_TAG_LEN], ens_error_t *err);
 
