@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/digest.h"
 #include "policy/policy_int.h"
 
 #define YAML_MAX_DEPTH 64
@@ -74,6 +75,8 @@ void ens_yaml_free(struct ens_ynode *n)
     for (size_t i = 0; i < n->n; i++)
         ens_yaml_free(n->kids[i]);
     free(n->kids);
+    if (n->str)
+        ens_wipe(n->str, n->len); /* scalars include explicit secret values */
     free(n->str);
     free(n);
 }
