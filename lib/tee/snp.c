@@ -6,6 +6,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/cleanup.h"
@@ -227,6 +228,36 @@ static int check_spls(X509 *x, const char *product, const uint8_t *tcb, char *wh
     return 0;
 }
 
+struct snp_sel {
+    X509 *x;
+    bool vlek;
+    char product[32];
+};
+
+/* SPLs (unless already known to match), chain at t, then the report signature. */
+static int try_cert(const struct ens_tee_collateral *c, X509 *x, const char *product, bool vlek, bool spl_known,
+                    const uint8_t *r, STACK_OF(X509) *extra, time_t at, ens_error_t *err)
+{
+    char why[128];
+    if (!spl_known && check_spls(x, product, r + 0x180, why, sizeof(why)) < 0)
+        return ens_error(err, EACCES, "snp-tcb: %s: %s", vlek ? "VLEK" : "VCEK", why);
+    if (tee_verify_chain(c, x, extra, tee_amd_ark_sha256, 3, false, at, "snp-chain", err) < 0)
+        return -1;
+    /* R and S are little-endian, 72 bytes each; P-384 uses the low 48. */
+    uint8_t rs[96];
+    bool high_zero = true;
+    for (int k = 0; k < 48; k++) {
+        rs[k] = r[0x2A0 + 47 - k];
+        rs[48 + k] = r[0x2E8 + 47 - k];
+    }
+    for (int k = 48; k < 72; k++)
+        high_zero &= r[0x2A0 + k] == 0 && r[0x2E8 + k] == 0;
+    if (!high_zero || tee_ecdsa_verify_raw(X509_get0_pubkey(x), EVP_sha384(), r, SNP_SIGNED_LEN, rs, 48) < 0)
+        return ens_error(err, EACCES, "snp-signature: the report signature does not verify with the %s",
+                         vlek ? "VLEK" : "VCEK");
+    return 0;
+}
+
 int tee_snp_verify(const struct ens_tee_input *in, const struct ens_tee_collateral *c, time_t at, json_t *claims,
                    bool verify, ens_error_t *err)
 {
@@ -269,6 +300,21 @@ int tee_snp_verify(const struct ens_tee_input *in, const struct ens_tee_collater
     const uint8_t *chip = r + 0x1A0, *tcb = r + 0x180;
     _cleanup_error_ ens_error_t last = NULL;
     int ncand = 0;
+    /* The VCEK chosen for (CHIP_ID, REPORTED_TCB, key type) from the store is remembered. */
+    uint8_t sel_key[32];
+    {
+        uint8_t buf[73];
+        memcpy(buf, chip, 64);
+        memcpy(buf + 64, tcb, 8);
+        buf[72] = (uint8_t)signing_key;
+        ens_sha256(buf, sizeof(buf), sel_key);
+    }
+    const bool use_cache = sk_X509_num(extra) == 0;
+    struct snp_sel *sel = use_cache ? tee_obj_get(c, 'S', sel_key) : NULL;
+    if (sel && try_cert(c, sel->x, sel->product, sel->vlek, true, r, extra, at, &last) == 0) {
+        json_object_set_new(claims, "product", json_string(sel->product));
+        return 0;
+    }
     for (int pass = 0; pass < 2; pass++) {
         STACK_OF(X509) *set = pass == 0 ? extra : c->certs;
         for (int i = 0; i < sk_X509_num(set); i++) {
@@ -291,27 +337,17 @@ int tee_snp_verify(const struct ens_tee_input *in, const struct ens_tee_collater
             }
             ncand++;
             ens_error_release(&last);
-            char why[128];
-            if (check_spls(x, product, tcb, why, sizeof(why)) < 0) {
-                ens_error(&last, EACCES, "snp-tcb: %s: %s", vlek ? "VLEK" : "VCEK", why);
+            if (try_cert(c, x, product, vlek, false, r, extra, at, &last) < 0)
                 continue;
-            }
-            if (tee_verify_chain(c, x, extra, tee_amd_ark_sha256, 3, false, at, "snp-chain", &last) < 0)
-                continue;
-            /* R and S are little-endian, 72 bytes each; P-384 uses the low 48. */
-            uint8_t rs[96];
-            bool high_zero = true;
-            for (int k = 0; k < 48; k++) {
-                rs[k] = r[0x2A0 + 47 - k];
-                rs[48 + k] = r[0x2E8 + 47 - k];
-            }
-            for (int k = 48; k < 72; k++)
-                high_zero &= r[0x2A0 + k] == 0 && r[0x2E8 + k] == 0;
-            if (!high_zero ||
-                tee_ecdsa_verify_raw(X509_get0_pubkey(x), EVP_sha384(), r, SNP_SIGNED_LEN, rs, 48) < 0) {
-                ens_error(&last, EACCES, "snp-signature: the report signature does not verify with the %s",
-                          vlek ? "VLEK" : "VCEK");
-                continue;
+            if (use_cache && pass == 1) {
+                struct snp_sel *n = calloc(1, sizeof(*n));
+                if (n) {
+                    n->x = x; /* owned by the collateral's pool */
+                    n->vlek = vlek;
+                    snprintf(n->product, sizeof(n->product), "%s", product);
+                    if (!tee_obj_put(c, 'S', sel_key, n, free))
+                        free(n);
+                }
             }
             json_object_set_new(claims, "product", json_string(product));
             return 0;
