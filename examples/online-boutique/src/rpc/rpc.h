@@ -21,7 +21,7 @@
  *   - Every server answers grpc.health.v1.Health/Check: SERVING for service ""
  *     and for the name given to rpc_server_new(), NOT_FOUND for other names
  *     (as upstream's health servers do); Watch is UNIMPLEMENTED.
- *   - Worker threads: `workers` (0 = number of CPUs, at least 2) threads, each
+ *   - Worker threads: `workers` (0 = 2 per CPU, at least 4) threads, each
  *     with its own completion queue and several calls waiting, so handlers may
  *     block (e.g. checkout calling other services).
  *   - Graceful stop: rpc_server_run installs handlers for SIGTERM and SIGINT;
