@@ -152,3 +152,4 @@ ref=$(grep 'attestations_total{result="refused"}' <<<"$metrics" | awk '{print $2
 [ "$ok" -ge 5 ] && [ "$ref" -ge 6 ] || fail "metrics: ok=$ok refused=$ref"
 assert_contains "$metrics" "ensconce_cas_attestation_duration_seconds_bucket"
 pass "metrics count attestations by result"
+finish

@@ -122,3 +122,4 @@ pass "unauthenticated and non-admin clients refused"
 # Every refusal is in the (verified) audit log.
 audit_has session.update s5 refused "may not update"
 "$ENSCONCE" cas audit verify --data "$CAS_DATA" >/dev/null
+finish

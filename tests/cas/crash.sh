@@ -34,6 +34,7 @@ worker() { # W: updates session wW until the CAS goes away; records in-flight an
         if out=$("$ENSCONCE" session update --cas "$CAS_ADDR" "$TMP/w$w.next.yaml" 2>/dev/null); then
             [ "$out" = "$h" ] || { echo "hash mismatch $out $h" >"$TMP/w$w.bad"; return; }
             echo "$h" >"$TMP/w$w.acked"
+            echo >>"$TMP/w$w.count"
             cur=$h
             i=$((i + 1))
         else
@@ -43,7 +44,12 @@ worker() { # W: updates session wW until the CAS goes away; records in-flight an
 }
 pids=()
 for w in $(seq 1 $WORKERS); do worker "$w" & pids+=($!); done
-sleep 2
+# Kill once the stream is well under way (at least 3 acknowledged updates per worker).
+for _ in $(seq 300); do
+    [ "$(cat "$TMP"/w*.count 2>/dev/null | wc -l)" -ge $((3 * WORKERS)) ] && break
+    sleep 0.1
+done
+sleep 0.$RANDOM
 kill -9 "$CAS_PID"
 for p in "${pids[@]}"; do wait "$p" || true; done
 ls "$TMP"/*.bad >/dev/null 2>&1 && fail "$(cat "$TMP"/*.bad)"
@@ -62,3 +68,4 @@ rounds=$(grep -c '"session.update"\| session.update ' <("$ENSCONCE" cas audit ve
 [ "$rounds" -ge $WORKERS ] || fail "too few updates before the kill ($rounds): the test did not exercise anything"
 "$ENSCONCE" cas audit verify --data "$CAS_DATA" >/dev/null || fail "audit chain broken after kill -9"
 pass "kill -9 during $rounds concurrent updates: every acknowledged update survived, audit chain verifies"
+finish

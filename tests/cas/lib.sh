@@ -67,3 +67,15 @@ audit_has() {
 
 M1=1111111111111111111111111111111111111111111111111111111111111111
 M2=2222222222222222222222222222222222222222222222222222222222222222
+
+# finish: stops the services gracefully and fails on any sanitizer report in their logs
+# (in the ASan/UBSan tree this catches errors and leaks inside the servers).
+finish() {
+    local p
+    for p in $(jobs -p); do kill -TERM "$p" 2>/dev/null || true; done
+    for p in $(jobs -p); do wait "$p" 2>/dev/null || true; done
+    if grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP"/*.log 2>/dev/null; then
+        grep -hE -A30 "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP"/*.log | head -80 >&2
+        fail "sanitizer report in a service log"
+    fi
+}

@@ -118,3 +118,4 @@ assert_eq "$(jq -r .values.pub.value <<<"$vals")" "public-value" "export_public 
 pass "public values"
 
 "$ENSCONCE" cas audit verify --data "$CAS_DATA" >/dev/null
+finish

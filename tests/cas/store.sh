@@ -98,3 +98,4 @@ CAS_DATA=$TMP/cas2 CAS_PORT= CAS_APORT= start_cas
 expect_fail "$ENSCONCE" session read --cas "$CAS_ADDR" before
 assert_contains "$OUT" "not the pinned"
 pass "CAS identity: a wrong measurement is not pinned, an impostor key is refused"
+finish
