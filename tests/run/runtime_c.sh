@@ -83,3 +83,21 @@ jq '.process.args = ["/.ensconce/bin/ensconce-run", "--measure"]' "$TMP/b1/confi
 run_ctr "$TMP/b1" "$ID-2"
 assert_eq "$(cat "$TMP/$ID-2.out")" "$M" "measurement inside vs offline"
 pass "--measure in the container equals the offline measurement"
+
+# A changed byte in one of the service's libraries: refused.
+jq '.process.args = ["/.ensconce/bin/ensconce-run"]' "$TMP/b1/config.json" >"$TMP/b1/c.json" && mv "$TMP/b1/c.json" "$TMP/b1/config.json"
+LIBC=$(find "$ROOT" -name 'libc.so.6' -type f | head -1)
+[ -n "$LIBC" ] || fail "no libc.so.6 in the root"
+cp "$LIBC" "$TMP/libc.orig"
+printf 'X' | dd of="$LIBC" bs=1 seek=$(($(stat -c %s "$LIBC") - 64)) conv=notrunc status=none
+run_ctr "$TMP/b1" "$ID-3"
+[ "$RC" != 0 ] || fail "a changed libc was accepted"
+ERR=$(cat "$TMP/$ID-3.err")
+[ "$(wc -l <"$TMP/$ID-3.err")" = 1 ] || fail "expected one line: $ERR"
+assert_contains "$ERR" "config $ID/svc: attestation"
+assert_contains "$ERR" "is not in the policy"
+[ -s "$TMP/$ID-3.out" ] && fail "the service ran with a changed library"
+cp "$TMP/libc.orig" "$LIBC"
+run_ctr "$TMP/b1" "$ID-4"
+assert_eq "$RC" 0 "restored library: $(cat "$TMP/$ID-4.err")"
+pass "a changed byte in a shared library is refused"

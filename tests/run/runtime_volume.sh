@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# A writable volume through FUSE in a runc container: created fresh, each commit's tag reported to the
+# CAS, data kept across restarts; then the volume's backing store rolled back to an older state:
+# refused at the next start (one line, config id, non-zero).
+. "$ENSCONCE_SOURCE_ROOT/tests/lib/common.sh"
+. "$ENSCONCE_SOURCE_ROOT/tests/run/lib.sh"
+need_root
+need runc jq gcc
+[ "${SANITIZED:-none}" = none ] || skip "the static runtime is not built with sanitizers"
+[ -c /dev/fuse ] || skip "/dev/fuse is absent"
+cc -static -O2 -o "$TMP/svc" "$ENSCONCE_SOURCE_ROOT/tests/run/svc/svc.c" 2>/dev/null || skip "no static libc"
+
+start_services
+ROOT=$TMP/rootfs
+new_rootfs "$ROOT"
+mkdir -p "$ROOT/bin" "$ROOT/data" "$ROOT/.ensconce/volumes"
+cp "$TMP/svc" "$ROOT/bin/svc"
+ID=rtv$$
+write_run_json "$ROOT" "$ID/svc" '{"exe": "/bin/svc", "volumes": {"data": "/.ensconce/volumes/data"}}'
+M=$(measure "$ROOT")
+VERSION_HASH=""
+set_line() {
+    cat >"$TMP/s.yaml" <<YAML
+name: $ID
+version: "0.3"
+security:
+  attestation: {mode: simulation}
+services:
+  - {name: svc, mrenclaves: [$M], command: [/bin/svc, append, /data/log, "$1"], image_name: img}
+images:
+  - {name: img, volumes: [{name: data, path: /data}]}
+volumes:
+  - {name: data}
+YAML
+    [ -z "$VERSION_HASH" ] || echo "predecessor: $VERSION_HASH" >>"$TMP/s.yaml"
+    VERSION_HASH=$(post_session "$TMP/s.yaml" | jq -r .hash)
+}
+make_bundle "$TMP/b" "$ROOT" fuse
+
+set_line one
+run_ctr "$TMP/b" "$ID-1"
+[ "$RC" = 0 ] || fail "first start: $RC: $(cat "$TMP/$ID-1.err") $(cat "$TMP/$ID-1.out")"
+assert_contains "$(cat "$TMP/$ID-1.out")" "file /data/log: one"
+grep -rqF "one" "$ROOT/.ensconce/volumes/data" && fail "plaintext in the volume's backing store"
+cp -a "$ROOT/.ensconce/volumes/data" "$TMP/data.old"
+pass "fresh volume created, written, tags reported"
+
+set_line two
+run_ctr "$TMP/b" "$ID-2"
+[ "$RC" = 0 ] || fail "second start: $RC: $(cat "$TMP/$ID-2.err")"
+assert_contains "$(cat "$TMP/$ID-2.out")" "file /data/log: one"$'\n'"two"
+pass "data kept across restarts"
+
+# Roll the backing store back to the state after the first run.
+rm -rf "$ROOT/.ensconce/volumes/data"
+cp -a "$TMP/data.old" "$ROOT/.ensconce/volumes/data"
+set_line three
+run_ctr "$TMP/b" "$ID-3"
+[ "$RC" != 0 ] || fail "a rolled-back volume was accepted: $(cat "$TMP/$ID-3.out")"
+ERR=$(cat "$TMP/$ID-3.err")
+[ "$(wc -l <"$TMP/$ID-3.err")" = 1 ] || fail "expected one line: $ERR"
+assert_contains "$ERR" "config $ID/svc"
+assert_contains "$ERR" "volume data"
+[ -s "$TMP/$ID-3.out" ] && fail "the service ran on a rolled-back volume"
+echo "  $ERR"
+pass "a rolled-back volume is refused"
