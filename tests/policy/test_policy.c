@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of lib/policy: parsing, validation, hash, access, secrets, substitution, configuration. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -365,6 +366,18 @@ static void hash_ignores_presentation(void **state)
                     "    command: [/bin/a, \"-x\"]\n"
                     "security: {attestation: {mode: hardware}}\n";
     assert_string_equal(hash_of(a), hash_of(b));
+    /* CRLF line ends and a UTF-8 byte order mark change nothing either */
+    char crlf[2048], bom[2048];
+    size_t n = 0;
+    for (const char *q = a; *q; q++) {
+        if (*q == '\n')
+            crlf[n++] = '\r';
+        crlf[n++] = *q;
+    }
+    crlf[n] = '\0';
+    snprintf(bom, sizeof(bom), "\xef\xbb\xbf%s", a);
+    assert_string_equal(hash_of(a), hash_of(crlf));
+    assert_string_equal(hash_of(a), hash_of(bom));
     char *h = hash_of(a);
     assert_int_equal(strlen(h), 64);
     for (int i = 0; i < 64; i++)
@@ -1124,6 +1137,55 @@ static void service_certificates(void **state)
     ens_policy_free(p);
 }
 
+/* The CAS issues certificates from one store on several threads. */
+struct issue_arg {
+    ens_secret_store_t *s;
+    int failures;
+};
+
+static void *issue_thread(void *p)
+{
+    struct issue_arg *a = p;
+    for (int i = 0; i < 10; i++) {
+        EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        char *pem = NULL;
+        ens_error_t err = NULL;
+        if (!k || ens_policy_issue_certificate(a->s, NULL, k, "t", NULL, 0, 1, &pem, &err) < 0) {
+            a->failures++;
+            ens_error_release(&err);
+        } else {
+            BIO *b = BIO_new_mem_buf(pem, -1);
+            X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+            if (!x || EVP_PKEY_eq(X509_get0_pubkey(x), k) != 1)
+                a->failures++;
+            X509_free(x);
+            BIO_free(b);
+        }
+        free(pem);
+        EVP_PKEY_free(k);
+    }
+    return NULL;
+}
+
+static void concurrent_certificates(void **state)
+{
+    (void)state;
+    ens_policy_t *p = parse_ok(SPEC_EXAMPLE);
+    ens_secret_store_t *s = materialize(p, NULL);
+    pthread_t t[4];
+    struct issue_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct issue_arg){.s = s};
+        assert_int_equal(pthread_create(&t[i], NULL, issue_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    ens_secret_store_free(s);
+    ens_policy_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1143,6 +1205,7 @@ int main(void)
         cmocka_unit_test(substitution_formats),
         cmocka_unit_test(service_configuration),
         cmocka_unit_test(service_certificates),
+        cmocka_unit_test(concurrent_certificates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
