@@ -345,7 +345,7 @@ static int verify_doc(const struct ens_tee_collateral *cc, const struct tee_inte
         if (!d->signer && !is_tcb_signer(s))
             continue;
         ens_error_release(&last);
-        if (tee_verify_chain(c, s, NULL, &tee_intel_root_sha256, 1, true, at, step, &last) < 0)
+        if (tee_verify_chain(c, s, NULL, &tee_intel_root_sha256, 1, TEE_CRL_REQUIRED, at, step, &last) < 0)
             continue;
         pthread_mutex_lock(&c->lock);
         bool ok = d->sig_ok;
@@ -617,7 +617,7 @@ int tee_intel_verify(const struct ens_tee_input *in, const struct ens_tee_collat
     if (!qi || verify_doc(c, qi, at, "qe-identity", err) < 0)
         return -1;
     /* 4. PCK chain with CRLs at time at. */
-    if (tee_verify_chain(c, leaf, chain, &tee_intel_root_sha256, 1, true, at, "pck-chain", err) < 0)
+    if (tee_verify_chain(c, leaf, chain, &tee_intel_root_sha256, 1, TEE_CRL_REQUIRED, at, "pck-chain", err) < 0)
         return -1;
     /* 5. FMSPC (selected above) and PCE-ID. */
     if (hexeq(json_string_value(json_object_get(ti->json, "pceId")), pi.pceid, 2) != 1)

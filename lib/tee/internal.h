@@ -78,12 +78,17 @@ EVP_PKEY *tee_p256_key(const uint8_t xy[64]);
 int tee_pem_certs(const uint8_t *buf, size_t len, STACK_OF(X509) **out, const char *what,
                   ens_error_t *err);
 
+/* CRL checking of a chain: none, required for every certificate (Intel), or
+ * applied wherever the collateral holds a CRL for an issuer (AMD: the KDS CRL
+ * of the ARK covers the ASK/ASVK; nothing covers VCEKs). */
+enum { TEE_CRL_NONE = 0, TEE_CRL_REQUIRED = 1, TEE_CRL_IF_PRESENT = 2 };
+
 /* Verifies leaf up to one of the pinned roots found among the collateral's
- * certificates at time at, with extra untrusted certificates and, when crl,
- * CRL checks on every certificate.  Successful results are cached in c.
+ * certificates at time at, with extra untrusted certificates and CRL checks
+ * as crl (TEE_CRL_*).  Successful results are cached in c.
  * step prefixes the error message. */
 int tee_verify_chain(const struct ens_tee_collateral *c, X509 *leaf, STACK_OF(X509) *extra,
-                     const uint8_t (*roots)[32], size_t n_roots, bool crl, time_t at,
+                     const uint8_t (*roots)[32], size_t n_roots, int crl, time_t at,
                      const char *step, ens_error_t *err);
 
 /* The verifiers: add their claims to *claims (created by the caller). */

@@ -241,7 +241,7 @@ static int try_cert(const struct ens_tee_collateral *c, X509 *x, const char *pro
     char why[128];
     if (!spl_known && check_spls(x, product, r + 0x180, why, sizeof(why)) < 0)
         return ens_error(err, EACCES, "snp-tcb: %s: %s", vlek ? "VLEK" : "VCEK", why);
-    if (tee_verify_chain(c, x, extra, tee_amd_ark_sha256, 3, false, at, "snp-chain", err) < 0)
+    if (tee_verify_chain(c, x, extra, tee_amd_ark_sha256, 3, TEE_CRL_IF_PRESENT, at, "snp-chain", err) < 0)
         return -1;
     /* R and S are little-endian, 72 bytes each; P-384 uses the low 48. */
     uint8_t rs[96];

@@ -204,7 +204,7 @@ static time_t asn1_to_time(const ASN1_TIME *t, bool *ok)
 
 /* The times for which this verified chain stays valid: certificate validity
  * and, with CRLs, the CRLs of the chain's issuers. */
-static void chain_window(STACK_OF(X509) *chain, STACK_OF(X509_CRL) *crls, bool crl, time_t *from,
+static void chain_window(STACK_OF(X509) *chain, STACK_OF(X509_CRL) *crls, int crl, time_t *from,
                          time_t *to, bool *ok)
 {
     *from = 0;
@@ -233,7 +233,7 @@ static void chain_window(STACK_OF(X509) *chain, STACK_OF(X509_CRL) *crls, bool c
     }
 }
 
-static void cache_key(X509 *leaf, STACK_OF(X509) *extra, const uint8_t (*roots)[32], bool crl, uint8_t key[32])
+static void cache_key(X509 *leaf, STACK_OF(X509) *extra, const uint8_t (*roots)[32], int crl, uint8_t key[32])
 {
     ens_sha256_ctx *h = ens_sha256_new();
     uint8_t md[32];
@@ -249,13 +249,22 @@ static void cache_key(X509 *leaf, STACK_OF(X509) *extra, const uint8_t (*roots)[
         ens_sha256_update(h, md, sizeof(md));
     }
     ens_sha256_update(h, roots, 32);
-    ens_sha256_update(h, crl ? "crl" : "nocrl", crl ? 3 : 5);
+    uint8_t mode = (uint8_t)crl;
+    ens_sha256_update(h, &mode, 1);
     ens_sha256_final(h, key);
     ens_sha256_free(h);
 }
 
+/* A missing CRL is fine; a present one must verify, be current and not revoke. */
+static int crl_if_present_cb(int ok, X509_STORE_CTX *ctx)
+{
+    if (!ok && X509_STORE_CTX_get_error(ctx) == X509_V_ERR_UNABLE_TO_GET_CRL)
+        return 1;
+    return ok;
+}
+
 int tee_verify_chain(const struct ens_tee_collateral *cc, X509 *leaf, STACK_OF(X509) *extra,
-                     const uint8_t (*roots)[32], size_t n_roots, bool crl, time_t at,
+                     const uint8_t (*roots)[32], size_t n_roots, int crl, time_t at,
                      const char *step, ens_error_t *err)
 {
     struct ens_tee_collateral *c = (struct ens_tee_collateral *)cc; /* the cache is internal state */
@@ -311,9 +320,11 @@ int tee_verify_chain(const struct ens_tee_collateral *cc, X509 *leaf, STACK_OF(X
     X509_VERIFY_PARAM_set_time(param, at);
     /* No X509_V_FLAG_X509_STRICT: AMD VCEKs lack an Authority Key Identifier. */
     unsigned long flags = X509_V_FLAG_USE_CHECK_TIME;
-    if (crl) {
+    if (crl != TEE_CRL_NONE) {
         flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
         X509_STORE_CTX_set0_crls(ctx, c->crls);
+        if (crl == TEE_CRL_IF_PRESENT)
+            X509_STORE_CTX_set_verify_cb(ctx, crl_if_present_cb);
     }
     X509_VERIFY_PARAM_set_flags(param, flags);
     if (X509_verify_cert(ctx) != 1) {

@@ -111,6 +111,21 @@ OUT=$("$E" evidence verify "$V/trustee-snp/test-report.bin" --aux "$TMP/aux.bin"
 assert_contains "$OUT" '"product": "Milan-B0"'
 expect_fail "$E" evidence verify "$V/trustee-snp/test-report.bin" --at 2024-01-01
 assert_contains "$OUT" "snp-vcek:"
+# AMD CRLs are applied when present: a CRL forged under the Milan ARK's name is refused.
+if command -v openssl >/dev/null; then
+    SUBJ=$(openssl x509 -in "$V/roots/amd_ark_milan.pem" -noout -subject -nameopt compat | sed 's/^subject=//')
+    mkdir -p "$TMP/ca" && touch "$TMP/ca/index.txt" && echo 01 >"$TMP/ca/crlnumber"
+    printf '[ca]\ndefault_ca=d\n[d]\ndatabase=%s/ca/index.txt\ncrlnumber=%s/ca/crlnumber\ndefault_md=sha384\ndefault_crl_days=3650\n' \
+        "$TMP" "$TMP" >"$TMP/ca.cnf"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/fk.pem" -out "$TMP/fakeark.pem" -subj "$SUBJ" -days 10 2>/dev/null
+    openssl ca -batch -config "$TMP/ca.cnf" -gencrl -keyfile "$TMP/fk.pem" -cert "$TMP/fakeark.pem" -out "$TMP/fake.crl" 2>/dev/null
+    "$E" cas collateral add --store "$TMP/store2" "$TMP/fake.crl" "$V/trustee-snp/test-vcek.der" "$V/roots/amd_ark_milan.pem" \
+        "$V/roots/amd_ask_milan.pem" >/dev/null
+    expect_fail "$E" evidence verify "$V/trustee-snp/test-report.bin" -c "$TMP/store2" --at 2030-01-01
+    assert_contains "$OUT" "snp-chain:"
+    assert_contains "$OUT" "CRL signature failure"
+    pass "forged AMD CRL refused"
+fi
 # configfs-tsm absent on this machine (or a wrong root): a clear error, exit 1.
 expect_fail "$E" evidence get --tsm-root "$TMP/no-tsm" --report-data "$(printf '%0128d' 0)" -o "$TMP/ev.bin"
 assert_contains "$OUT" "configfs-tsm"
