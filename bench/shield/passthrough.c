@@ -141,6 +141,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: passthrough BASE_DIR MOUNTPOINT [fuse options]\n");
         return 2;
     }
+    char *mnt = realpath(argv[2], NULL); /* before chdir: the mount point may be relative */
+    if (!mnt) {
+        perror(argv[2]);
+        return 1;
+    }
+    argv[2] = mnt;
     if (chdir(argv[1]) < 0) {
         perror(argv[1]);
         return 1;

@@ -136,11 +136,7 @@ static int obj_create(struct fs *fs, struct sh_node *n, ens_error_t *err)
         sh_obj_free(o);
         return ens_error(err, ENOMEM, "out of memory");
     }
-    char *slash = strrchr(dp, '/');
-    *slash = '\0';
-    mkdir(dp, 0755);
-    *slash = '/';
-    o->fd = open(dp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    o->fd = open(dp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644); /* objects/xx exist (mount) */
     if (o->fd < 0) {
         sh_obj_free(o);
         return ens_error_errno(err, "create %s", dp);
@@ -277,15 +273,16 @@ static int resize(struct fs *fs, struct sh_node *n, uint64_t size, ens_error_t *
 {
     if (size > SH_MAX_SIZE)
         return ens_error(err, EFBIG, "file too large");
-    if (make_mutable(fs, n, err) < 0 || flush_cache(fs, n, err) < 0)
+    if (make_mutable(fs, n, err) < 0)
         return -1;
     struct sh_obj *o = n->o;
     uint32_t C = fs->m->chunk;
     uint64_t old = n->size;
-    o->cvalid = false;
+    /* The cached chunk stays valid: bytes past the old size are zero in it, and a
+     * flush seals it with the length the size gives at that time. */
     if (size > old) {
-        /* the old last chunk gets longer: re-seal it zero-padded */
-        if (old % C && o->tab[old / C].ctr) {
+        /* the old last chunk gets longer: it must be sealed again (zero-padded) */
+        if (old % C && (o->tab[old / C].ctr || (o->cvalid && o->cidx == old / C))) {
             if (load_chunk(fs, n, old / C, false, err) < 0)
                 return -1;
             o->cdirty = true;
@@ -297,7 +294,10 @@ static int resize(struct fs *fs, struct sh_node *n, uint64_t size, ens_error_t *
         n->size = size;
     } else if (size < old) {
         uint64_t nch = sh_nchunks(size, C);
-        if (size % C && o->tab[size / C].ctr) {
+        if (o->cvalid && o->cidx >= nch) {
+            o->cvalid = o->cdirty = false; /* cut off entirely */
+        }
+        if (size % C && (o->tab[size / C].ctr || (o->cvalid && o->cidx == size / C))) {
             if (load_chunk(fs, n, size / C, false, err) < 0)
                 return -1;
             memset(o->cbuf + size % C, 0, C - size % C);
@@ -316,7 +316,7 @@ static int resize(struct fs *fs, struct sh_node *n, uint64_t size, ens_error_t *
 
 /* ---- commit ---- */
 
-static int write_table(struct fs *fs, struct sh_node *n, ens_error_t *err)
+static int write_table(struct fs *fs, struct sh_node *n, bool sync, ens_error_t *err)
 {
     struct sh_obj *o = n->o;
     _cleanup_free_ char *tp = sh_obj_path(fs->shield, n->obj, ".t");
@@ -326,7 +326,7 @@ static int write_table(struct fs *fs, struct sh_node *n, ens_error_t *err)
     sh_table_encode(o->tab, o->ntab, tb);
     sh_table_root(o->tab, o->ntab, n->root);
     _cleanup_close_ int fd = open(tp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || ens_write_all(fd, tb, o->ntab * SH_TENT_LEN, err) < 0 || fdatasync(fd) < 0)
+    if (fd < 0 || ens_write_all(fd, tb, o->ntab * SH_TENT_LEN, err) < 0 || (sync && fdatasync(fd) < 0))
         return ens_error_errno(err, "write %s", tp);
     return 0;
 }
@@ -337,6 +337,14 @@ static int commit(struct fs *fs, ens_error_t *err)
     if (!fs->rw || !fs->dirty)
         return 0;
     uint8_t touched[256] = {0};
+    size_t nsync = 0;
+    for (size_t i = 1; i < fs->m->nnodes; i++) {
+        struct sh_node *n = fs->m->nodes[i];
+        if (n && n->type == SH_REG && n->o && n->o->mutable_ && n->nlink > 0)
+            nsync++;
+    }
+    /* Many new objects: one syncfs() is far cheaper than an fdatasync() per file. */
+    bool use_syncfs = nsync > 8;
     for (size_t i = 1; i < fs->m->nnodes; i++) {
         struct sh_node *n = fs->m->nodes[i];
         if (!n || n->type != SH_REG || !n->o || !n->o->mutable_)
@@ -344,8 +352,8 @@ static int commit(struct fs *fs, ens_error_t *err)
         if (n->nlink == 0)
             continue; /* unlinked but open: not part of this version */
         struct sh_obj *o = n->o;
-        if (flush_cache(fs, n, err) < 0 || ftruncate(o->fd, (off_t)n->size) < 0 || fdatasync(o->fd) < 0 ||
-            write_table(fs, n, err) < 0) {
+        if (flush_cache(fs, n, err) < 0 || ftruncate(o->fd, (off_t)n->size) < 0 ||
+            (!use_syncfs && fdatasync(o->fd) < 0) || write_table(fs, n, !use_syncfs, err) < 0) {
             if (err && !*err)
                 ens_error_errno(err, "sync data object");
             return ens_error_wrap(err, "commit");
@@ -354,16 +362,22 @@ static int commit(struct fs *fs, ens_error_t *err)
         o->dirty = false;
         touched[n->obj[0]] = 1;
     }
-    for (int b = 0; b < 256; b++) {
-        if (!touched[b])
-            continue;
-        char sub[8];
-        snprintf(sub, sizeof(sub), "%02x", b);
-        _cleanup_free_ char *od = ens_path_join(fs->shield, "objects");
-        _cleanup_free_ char *p = od ? ens_path_join(od, sub) : NULL;
-        _cleanup_close_ int dfd = p ? open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-        if (dfd < 0 || fsync(dfd) < 0)
-            return ens_error_errno(err, "fsync %s", p ? p : "objects");
+    if (use_syncfs) {
+        _cleanup_close_ int dfd = open(fs->shield, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || syncfs(dfd) < 0)
+            return ens_error_errno(err, "commit: syncfs %s", fs->shield);
+    } else {
+        for (int b = 0; b < 256; b++) {
+            if (!touched[b])
+                continue;
+            char sub[8];
+            snprintf(sub, sizeof(sub), "%02x", b);
+            _cleanup_free_ char *od = ens_path_join(fs->shield, "objects");
+            _cleanup_free_ char *p = od ? ens_path_join(od, sub) : NULL;
+            _cleanup_close_ int dfd = p ? open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+            if (dfd < 0 || fsync(dfd) < 0)
+                return ens_error_errno(err, "fsync %s", p ? p : "objects");
+        }
     }
     sh_commit_pause();
     /* objects created and still open but unlinked stay mutable and are not in the manifest */
@@ -1080,9 +1094,21 @@ int ens_shield_mount(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LE
             ens_error(err, ENOMEM, "out of memory");
             goto out;
         }
+        /* all 256 fan-out directories up front: no mkdir per created file */
         _cleanup_free_ char *od = ens_path_join(shield_dir, "objects");
-        if (od)
-            mkdir(od, 0755);
+        if (!od || (mkdir(od, 0755) < 0 && errno != EEXIST)) {
+            ens_error_errno(err, "mkdir %s/objects", shield_dir);
+            goto out;
+        }
+        for (int b = 0; b < 256; b++) {
+            char sub[8];
+            snprintf(sub, sizeof(sub), "/%02x", b);
+            _cleanup_free_ char *p = NULL;
+            if (asprintf(&p, "%s%s", od, sub) < 0 || (mkdir(p, 0755) < 0 && errno != EEXIST)) {
+                ens_error_errno(err, "mkdir %s", p ? p : od);
+                goto out;
+            }
+        }
     }
     fs.tmp = malloc(fs.m->chunk + 16);
     if (!fs.tmp) {
