@@ -245,6 +245,19 @@ def test_catalog():
     stub.ListProducts(pb.Empty(), timeout=5)
     check(time.time() - t >= 0.29, "EXTRA_LATENCY=0.3s delays ListProducts")
     stop(p)
+    # graceful stop: a call in flight when SIGTERM arrives still completes
+    import threading
+    p, addr = start("productcatalogservice", {"EXTRA_LATENCY": "1s"})
+    stub = pbg.ProductCatalogServiceStub(grpc.insecure_channel(addr))
+    result = {}
+    t = threading.Thread(target=lambda: result.update(c=code_of(
+        lambda: stub.GetProduct(pb.GetProductRequest(id="OLJCESPC7Z"), timeout=10))))
+    t.start()
+    time.sleep(0.4)
+    p.send_signal(signal.SIGTERM)
+    t.join()
+    check(result.get("c", (None,))[0] == grpc.StatusCode.OK, f"call in flight at SIGTERM completes ({result})")
+    stop(p)
     e = dict(os.environ, PORT=str(free_port()), LISTEN_ADDR="127.0.0.1", EXTRA_LATENCY="fast")
     r = subprocess.run([os.path.join(BIN, "productcatalogservice")], env=e, capture_output=True, timeout=10)
     check(r.returncode != 0 and b"EXTRA_LATENCY" in r.stdout + r.stderr, "invalid EXTRA_LATENCY is fatal")
@@ -414,6 +427,15 @@ def cart_suite(addr, label):
     stub.AddItem(pb.AddItemRequest(user_id=u, item=pb.CartItem(product_id="C", quantity=1)), timeout=5)
     c = stub.GetCart(pb.GetCartRequest(user_id=u), timeout=5)
     check([(i.product_id, i.quantity) for i in c.items] == [("C", 1)], f"{label}: add after empty")
+    # concurrent AddItem on one cart: no lost update
+    from concurrent.futures import ThreadPoolExecutor
+    uc = u + "-conc"
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(lambda i: stub.AddItem(pb.AddItemRequest(user_id=uc, item=pb.CartItem(
+            product_id="P%d" % (i % 3), quantity=1)), timeout=10), range(120)))
+    c = stub.GetCart(pb.GetCartRequest(user_id=uc), timeout=5)
+    check(sorted((i.product_id, i.quantity) for i in c.items) == [("P0", 40), ("P1", 40), ("P2", 40)],
+          f"{label}: 120 concurrent AddItem calls all counted ({c.items})")
     code, _ = code_of(lambda: stub.AddItem(pb.AddItemRequest(user_id=u), timeout=5))
     check(code == grpc.StatusCode.INVALID_ARGUMENT, f"{label}: AddItem without item INVALID_ARGUMENT ({code})")
     code, _ = code_of(lambda: stub.GetCart(pb.GetCartRequest(), timeout=5))
