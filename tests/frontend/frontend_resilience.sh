@@ -40,4 +40,24 @@ assert_eq "$(code -d email=a@b.co -d street_address=x -d zip_code=1 -d city=x -d
     -d credit_card_expiration_year=$(( $(date +%Y) + 1 )) -d credit_card_cvv=1 "$FE_URL/cart/checkout")" 500
 assert_contains "$(cat "$TMP/body")" "failed to charge card"
 pass "payment down: checkout error names the charge"
+
+# A longer outage (10 s, with the shop in use meanwhile): gRPC's reconnect
+# backoff would have grown to several seconds; the frontend must be back
+# within 3 s of the service.
+stop_service currencyservice
+end=$((SECONDS + 10))
+while [ $SECONDS -lt $end ]; do
+    assert_eq "$(code "$FE_URL/")" 500 "home during the outage"
+    sleep 0.5
+done
+start_service currencyservice
+t0=$(date +%s%N)
+ok=""
+for _ in $(seq 60); do
+    if [ "$(code "$FE_URL/")" = 200 ]; then ok=1; break; fi
+    sleep 0.05
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ -n "$ok" ] && [ "$ms" -lt 3000 ] || fail "not recovered within 3 s after a 10 s outage ($ms ms)"
+pass "recovered ${ms} ms after a 10 s outage ended"
 stop_frontend

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* backend.h over the boutique's gRPC layer (examples/online-boutique/src/rpc/rpc.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +9,116 @@
 #include "backend.h"
 #include "hipstershop.pb-c.h"
 #include "rpc.h"
+#include <time.h>
 
 /* Deadlines: checkout fans out to six services, the others are single calls. */
 #define CALL_TIMEOUT_MS 10000
 #define CHECKOUT_TIMEOUT_MS 20000
 
-struct rpc_backend {
-    rpc_channel *catalog, *currency, *cart, *recommendation, *checkout, *shipping, *ad;
+/*
+ * One slot per service.  After a back end has been away, gRPC's reconnect
+ * backoff (up to 120 s) would keep the frontend failing long after the
+ * service is back; so a call that ends UNAVAILABLE swaps in a fresh channel
+ * (at most every 500 ms), which connects at once on the next call.  Calls
+ * hold a reference to the channel they use; the old one is freed by the
+ * last call that used it.
+ */
+struct chan_ref {
+    rpc_channel *ch;
+    int refs;
 };
+
+struct chan_slot {
+    pthread_mutex_t lock;
+    struct chan_ref *cur;
+    char *target;
+    struct timespec last_reset;
+};
+
+struct rpc_backend {
+    struct chan_slot catalog, currency, cart, recommendation, checkout, shipping, ad;
+};
+
+#define RESET_INTERVAL_NS 500000000LL
+
+static struct chan_ref *slot_acquire(struct chan_slot *s)
+{
+    pthread_mutex_lock(&s->lock);
+    struct chan_ref *r = s->cur;
+    if (r)
+        r->refs++;
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+static void ref_put_locked(struct chan_ref *r)
+{
+    if (--r->refs == 0) {
+        rpc_channel_free(r->ch);
+        free(r);
+    }
+}
+
+static void slot_release(struct chan_slot *s, struct chan_ref *r)
+{
+    pthread_mutex_lock(&s->lock);
+    ref_put_locked(r);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Replaces the slot's channel by a new one, unless that was done < 500 ms ago
+ * or another call already replaced the channel this call used. */
+static void slot_reset(struct chan_slot *s, struct chan_ref *used)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&s->lock);
+    long long since = (long long)(now.tv_sec - s->last_reset.tv_sec) * 1000000000LL +
+                      (now.tv_nsec - s->last_reset.tv_nsec);
+    if (s->cur == used && since >= RESET_INTERVAL_NS) {
+        ens_error_t err = NULL;
+        struct chan_ref *fresh = calloc(1, sizeof(*fresh));
+        if (fresh && (fresh->ch = rpc_channel_new(s->target, CALL_TIMEOUT_MS, &err))) {
+            fresh->refs = 1;
+            struct chan_ref *old = s->cur;
+            s->cur = fresh;
+            s->last_reset = now;
+            ref_put_locked(old);
+        } else {
+            free(fresh);
+        }
+        ens_error_release(&err);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void slot_clear(struct chan_slot *s)
+{
+    if (s->cur)
+        ref_put_locked(s->cur);
+    s->cur = NULL;
+    free(s->target);
+    s->target = NULL;
+    pthread_mutex_destroy(&s->lock);
+}
+
+static int slot_init(struct chan_slot *s, const char *target, ens_error_t *err)
+{
+    pthread_mutex_init(&s->lock, NULL);
+    s->target = strdup(target);
+    s->cur = calloc(1, sizeof(*s->cur));
+    if (!s->target || !s->cur)
+        return ens_error(err, ENOMEM, "out of memory");
+    s->cur->refs = 1;
+    s->cur->ch = rpc_channel_new(target, CALL_TIMEOUT_MS, err);
+    if (!s->cur->ch) {
+        free(s->cur);
+        s->cur = NULL;
+        return -1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &s->last_reset);
+    return 0;
+}
 
 /* Status names as gRPC's Go library prints them ("NotFound", ...), so error
  * pages read like upstream's. */
@@ -29,11 +132,17 @@ static const char *code_name(int code)
     return code >= 0 && code < (int)(sizeof(names) / sizeof(names[0])) ? names[code] : "Unknown";
 }
 
-static int call(rpc_channel *ch, const char *method, const ProtobufCMessage *req,
+static int call(struct chan_slot *slot, const char *method, const ProtobufCMessage *req,
                 const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp, int timeout_ms, ens_error_t *err)
 {
     rpc_status st;
-    int code = rpc_call_timeout(ch, method, req, desc, resp, timeout_ms, &st);
+    struct chan_ref *ref = slot_acquire(slot);
+    if (!ref)
+        return ens_error(err, EIO, "rpc error: code = Unavailable desc = no channel to %s", slot->target);
+    int code = rpc_call_timeout(ref->ch, method, req, desc, resp, timeout_ms, &st);
+    if (code == RPC_UNAVAILABLE)
+        slot_reset(slot, ref);
+    slot_release(slot, ref);
     if (code == RPC_OK)
         return 0;
     /* Status numbers map to errno-ish values only for logging; the message is what users see. */
@@ -81,7 +190,7 @@ static int be_supported_currencies(void *ctx, fe_strv *out, ens_error_t *err)
     struct rpc_backend *b = ctx;
     Hipstershop__Empty req = HIPSTERSHOP__EMPTY__INIT;
     Hipstershop__GetSupportedCurrenciesResponse *resp = NULL;
-    if (call(b->currency, "/hipstershop.CurrencyService/GetSupportedCurrencies", &req.base,
+    if (call(&b->currency, "/hipstershop.CurrencyService/GetSupportedCurrencies", &req.base,
              &hipstershop__get_supported_currencies_response__descriptor, (ProtobufCMessage **)&resp,
              CALL_TIMEOUT_MS, err) < 0)
         return -1;
@@ -97,7 +206,7 @@ static int be_list_products(void *ctx, fe_product **out, size_t *n, ens_error_t 
     struct rpc_backend *b = ctx;
     Hipstershop__Empty req = HIPSTERSHOP__EMPTY__INIT;
     Hipstershop__ListProductsResponse *resp = NULL;
-    if (call(b->catalog, "/hipstershop.ProductCatalogService/ListProducts", &req.base,
+    if (call(&b->catalog, "/hipstershop.ProductCatalogService/ListProducts", &req.base,
              &hipstershop__list_products_response__descriptor, (ProtobufCMessage **)&resp, CALL_TIMEOUT_MS,
              err) < 0)
         return -1;
@@ -125,7 +234,7 @@ static int be_get_product(void *ctx, const char *id, fe_product *out, ens_error_
     Hipstershop__GetProductRequest req = HIPSTERSHOP__GET_PRODUCT_REQUEST__INIT;
     req.id = (char *)id;
     Hipstershop__Product *resp = NULL;
-    if (call(b->catalog, "/hipstershop.ProductCatalogService/GetProduct", &req.base,
+    if (call(&b->catalog, "/hipstershop.ProductCatalogService/GetProduct", &req.base,
              &hipstershop__product__descriptor, (ProtobufCMessage **)&resp, CALL_TIMEOUT_MS, err) < 0)
         return -1;
     int r = product_from_pb(resp, out, err);
@@ -139,7 +248,7 @@ static int be_get_cart(void *ctx, const char *user_id, fe_cart *out, ens_error_t
     Hipstershop__GetCartRequest req = HIPSTERSHOP__GET_CART_REQUEST__INIT;
     req.user_id = (char *)user_id;
     Hipstershop__Cart *resp = NULL;
-    if (call(b->cart, "/hipstershop.CartService/GetCart", &req.base, &hipstershop__cart__descriptor,
+    if (call(&b->cart, "/hipstershop.CartService/GetCart", &req.base, &hipstershop__cart__descriptor,
              (ProtobufCMessage **)&resp, CALL_TIMEOUT_MS, err) < 0)
         return -1;
     memset(out, 0, sizeof(*out));
@@ -169,7 +278,7 @@ static int be_add_item(void *ctx, const char *user_id, const char *product_id, i
     req.user_id = (char *)user_id;
     req.item = &item;
     Hipstershop__Empty *resp = NULL;
-    if (call(b->cart, "/hipstershop.CartService/AddItem", &req.base, &hipstershop__empty__descriptor,
+    if (call(&b->cart, "/hipstershop.CartService/AddItem", &req.base, &hipstershop__empty__descriptor,
              (ProtobufCMessage **)&resp, CALL_TIMEOUT_MS, err) < 0)
         return -1;
     protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -182,7 +291,7 @@ static int be_empty_cart(void *ctx, const char *user_id, ens_error_t *err)
     Hipstershop__EmptyCartRequest req = HIPSTERSHOP__EMPTY_CART_REQUEST__INIT;
     req.user_id = (char *)user_id;
     Hipstershop__Empty *resp = NULL;
-    if (call(b->cart, "/hipstershop.CartService/EmptyCart", &req.base, &hipstershop__empty__descriptor,
+    if (call(&b->cart, "/hipstershop.CartService/EmptyCart", &req.base, &hipstershop__empty__descriptor,
              (ProtobufCMessage **)&resp, CALL_TIMEOUT_MS, err) < 0)
         return -1;
     protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -200,7 +309,7 @@ static int be_convert(void *ctx, const fe_money *from, const char *to_code, fe_m
     req.from = &m;
     req.to_code = (char *)to_code;
     Hipstershop__Money *resp = NULL;
-    if (call(b->currency, "/hipstershop.CurrencyService/Convert", &req.base, &hipstershop__money__descriptor,
+    if (call(&b->currency, "/hipstershop.CurrencyService/Convert", &req.base, &hipstershop__money__descriptor,
              (ProtobufCMessage **)&resp, CALL_TIMEOUT_MS, err) < 0)
         return -1;
     money_from_pb(resp, out);
@@ -230,7 +339,7 @@ static int be_get_quote(void *ctx, const fe_cart_item *items, size_t n, fe_money
     req.n_items = n;
     req.items = ptrs;
     Hipstershop__GetQuoteResponse *resp = NULL;
-    int r = call(b->shipping, "/hipstershop.ShippingService/GetQuote", &req.base,
+    int r = call(&b->shipping, "/hipstershop.ShippingService/GetQuote", &req.base,
                  &hipstershop__get_quote_response__descriptor, (ProtobufCMessage **)&resp, CALL_TIMEOUT_MS, err);
     free(pb);
     free(ptrs);
@@ -250,7 +359,7 @@ static int be_list_recommendations(void *ctx, const char *user_id, const fe_strv
     req.n_product_ids = product_ids->n;
     req.product_ids = product_ids->v;
     Hipstershop__ListRecommendationsResponse *resp = NULL;
-    if (call(b->recommendation, "/hipstershop.RecommendationService/ListRecommendations", &req.base,
+    if (call(&b->recommendation, "/hipstershop.RecommendationService/ListRecommendations", &req.base,
              &hipstershop__list_recommendations_response__descriptor, (ProtobufCMessage **)&resp,
              CALL_TIMEOUT_MS, err) < 0)
         return -1;
@@ -268,7 +377,7 @@ static int be_get_ads(void *ctx, const fe_strv *keys, fe_ad **out, size_t *n, en
     req.n_context_keys = keys->n;
     req.context_keys = keys->v;
     Hipstershop__AdResponse *resp = NULL;
-    if (call(b->ad, "/hipstershop.AdService/GetAds", &req.base, &hipstershop__ad_response__descriptor,
+    if (call(&b->ad, "/hipstershop.AdService/GetAds", &req.base, &hipstershop__ad_response__descriptor,
              (ProtobufCMessage **)&resp, CALL_TIMEOUT_MS, err) < 0)
         return -1;
     fe_ad *ads = calloc(resp->n_ads ? resp->n_ads : 1, sizeof(*ads));
@@ -307,7 +416,7 @@ static int be_place_order(void *ctx, const fe_order_request *r, fe_order_result 
     req.email = (char *)r->email;
     req.credit_card = &cc;
     Hipstershop__PlaceOrderResponse *resp = NULL;
-    if (call(b->checkout, "/hipstershop.CheckoutService/PlaceOrder", &req.base,
+    if (call(&b->checkout, "/hipstershop.CheckoutService/PlaceOrder", &req.base,
              &hipstershop__place_order_response__descriptor, (ProtobufCMessage **)&resp, CHECKOUT_TIMEOUT_MS,
              err) < 0)
         return -1;
@@ -353,10 +462,11 @@ void fe_backend_rpc_free(fe_backend *be)
     struct rpc_backend *b = be->ctx;
     if (!b)
         return;
-    rpc_channel *chans[] = {b->catalog, b->currency, b->cart, b->recommendation, b->checkout, b->shipping, b->ad};
-    for (size_t i = 0; i < sizeof(chans) / sizeof(chans[0]); i++)
-        if (chans[i])
-            rpc_channel_free(chans[i]);
+    struct chan_slot *slots[] = {&b->catalog,  &b->currency, &b->cart, &b->recommendation,
+                                 &b->checkout, &b->shipping, &b->ad};
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+        if (slots[i]->target)
+            slot_clear(slots[i]);
     free(b);
     be->ctx = NULL;
 }
@@ -371,8 +481,8 @@ int fe_backend_rpc_new(fe_backend *out, ens_error_t *err)
     struct rpc_backend *b = calloc(1, sizeof(*b));
     if (!b)
         return ens_error(err, ENOMEM, "out of memory");
-    rpc_channel **slots[] = {&b->catalog, &b->currency, &b->cart, &b->recommendation,
-                             &b->checkout, &b->shipping, &b->ad};
+    struct chan_slot *slots[] = {&b->catalog,  &b->currency, &b->cart, &b->recommendation,
+                                 &b->checkout, &b->shipping, &b->ad};
     out->ops = &rpc_ops;
     out->ctx = b;
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
@@ -381,8 +491,7 @@ int fe_backend_rpc_new(fe_backend *out, ens_error_t *err)
             fe_backend_rpc_free(out);
             return ens_error(err, EINVAL, "environment variable %s not set", vars[i]);
         }
-        *slots[i] = rpc_channel_new(addr, CALL_TIMEOUT_MS, err);
-        if (!*slots[i]) {
+        if (slot_init(slots[i], addr, err) < 0) {
             fe_backend_rpc_free(out);
             return ens_error_wrap(err, "%s=%s", vars[i], addr);
         }
