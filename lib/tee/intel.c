@@ -339,6 +339,11 @@ static int verify_doc(const struct ens_tee_collateral *cc, const struct tee_inte
     struct ens_tee_collateral *c = (struct ens_tee_collateral *)cc;
     struct tee_intel_doc *d = (struct tee_intel_doc *)dc; /* only the signature cache is written */
     _cleanup_error_ ens_error_t last = NULL;
+    pthread_mutex_lock(&c->lock);
+    X509 *known = d->sig_ok_by; /* the certificate whose key verified the signature before */
+    pthread_mutex_unlock(&c->lock);
+    if (known && tee_verify_chain(c, known, NULL, &tee_intel_root_sha256, 1, TEE_CRL_REQUIRED, at, step, &last) == 0)
+        return 0;
     int n = d->signer ? 1 : sk_X509_num(c->certs);
     for (int i = 0; i < n; i++) {
         X509 *s = d->signer ? d->signer : sk_X509_value(c->certs, i);
@@ -347,21 +352,15 @@ static int verify_doc(const struct ens_tee_collateral *cc, const struct tee_inte
         ens_error_release(&last);
         if (tee_verify_chain(c, s, NULL, &tee_intel_root_sha256, 1, TEE_CRL_REQUIRED, at, step, &last) < 0)
             continue;
-        pthread_mutex_lock(&c->lock);
-        bool ok = d->sig_ok;
-        pthread_mutex_unlock(&c->lock);
-        if (!ok) {
+        if (s != known) {
             if (tee_ecdsa_verify_raw(X509_get0_pubkey(s), EVP_sha256(), (const uint8_t *)d->body, d->body_len, d->sig,
                                      32) < 0) {
                 ens_error(&last, EACCES, "%s: signature of %s does not verify", step, d->source);
                 continue;
             }
-            /* Only a fixed signer may be cached: a pool search re-verifies. */
-            if (d->signer) {
-                pthread_mutex_lock(&c->lock);
-                d->sig_ok = 1;
-                pthread_mutex_unlock(&c->lock);
-            }
+            pthread_mutex_lock(&c->lock);
+            d->sig_ok_by = s; /* s lives as long as the collateral (pool or d->signer) */
+            pthread_mutex_unlock(&c->lock);
         }
         return 0;
     }

@@ -20,7 +20,7 @@ struct tee_intel_doc {
     char id[16];      /* "SGX" / "TDX" / "QE" / "TD_QE" */
     char fmspc[13];   /* lower-case hex (TCB Info only) */
     long eval_num;    /* tcbEvaluationDataNumber */
-    int sig_ok;       /* cache: 1 once the signature verified (accessed under lock) */
+    X509 *sig_ok_by;  /* cache: the certificate whose key verified sig (under the collateral lock) */
     char *source;     /* name of the document, for messages */
 };
 
