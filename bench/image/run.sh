@@ -62,8 +62,8 @@ best() { # command... -> best wall time in seconds over RUNS runs (a fresh desti
         sync
         local s=$(date +%s.%N)
         "$@" >/dev/null 2>&1 || { echo "bench/image: failed: $*" >&2; exit 1; }
-        t=$(echo "$(date +%s.%N) - $s" | bc)
-        if [ -z "$b" ] || [ "$(echo "$t < $b" | bc)" = 1 ]; then b=$t; fi
+        t=$(awk -v a="$(date +%s.%N)" -v b="$s" 'BEGIN { printf "%.3f", a - b }')
+        if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN { exit !(t < b) }'; then b=$t; fi
     done
     printf '%.3f' "$b"
 }
@@ -79,7 +79,7 @@ rm -rf "$W/a" "$W/b"
 umoci unpack --image "$W/src":bench "$W/b" >/dev/null 2>&1
 diff -r --no-dereference "$W/a/rootfs" "$W/b/rootfs" >/dev/null && same=identical || same=DIFFERENT
 
-ratio() { echo "scale=3; $1 / $2" | bc | sed 's/^\./0./'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 printf '%-22s %10s %10s %8s\n' "operation" "ensconce" "peer" "ratio"
 printf '%-22s %9ss %9ss %8s   (peer: skopeo copy)\n' "copy oci->oci" "$copy_ours" "$copy_skopeo" "$(ratio "$copy_ours" "$copy_skopeo")"
 printf '%-22s %9ss %9ss %8s   (peer: umoci unpack; trees %s)\n' "unpack (bundle)" "$unpack_ours" "$unpack_umoci" "$(ratio "$unpack_ours" "$unpack_umoci")" "$same"
