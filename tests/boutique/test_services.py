@@ -305,6 +305,22 @@ def test_payment():
     check(c == grpc.StatusCode.INVALID_ARGUMENT and
           d == "Sorry, we cannot process amex credit cards. Only VISA or MasterCard is accepted.",
           f"amex refused ({c} {d})")
+    # every card type of the validator, Luhn-valid: only visa and mastercard are accepted
+    for prefix, length, name in [("300", 14, "diners_club_carte_blanche"), ("36", 14, "diners_club_international"),
+                                 ("309", 14, "diners_club_international"), ("3528", 16, "jcb"),
+                                 ("6304", 16, "laser"), ("6771", 19, "laser"), ("4026", 16, "visa_electron"),
+                                 ("417500", 16, "visa_electron"), ("5018", 12, "maestro"), ("6011", 16, "discover"),
+                                 ("65", 16, "discover"), ("34", 15, "amex")]:
+        num = luhn_visa(prefix, length)
+        c, d = code_of(lambda: charge(num))
+        check(c == grpc.StatusCode.INVALID_ARGUMENT and d == f"Sorry, we cannot process {name} credit cards. "
+              "Only VISA or MasterCard is accepted.", f"{num} is {name}, refused ({c} {d})")
+    for num in (luhn_visa("4", 13), luhn_visa("51", 15), luhn_visa("34", 16)):
+        c, d = code_of(lambda: charge(num))
+        check(c == grpc.StatusCode.INVALID_ARGUMENT and d == "Credit card info is invalid",
+              f"{num}: wrong length for its type is invalid ({c} {d})")
+    c, d = code_of(lambda: charge(luhn_visa("52", 16)))
+    check(c == grpc.StatusCode.OK, f"mastercard 52... accepted ({c} {d})")
     c, d = code_of(lambda: charge("4432801561520455"))
     check(c == grpc.StatusCode.INVALID_ARGUMENT and d == "Credit card info is invalid", f"Luhn failure ({c} {d})")
     c, d = code_of(lambda: charge(""))
