@@ -529,6 +529,12 @@ def test_cart():
     rp.terminate()
     rp.wait()
     PROCS.remove(rp)
+    # configuration errors are fatal with a message naming the variable
+    for var, val in (("REDIS_ADDR", "no-port-here"), ("PORT", "http"), ("PORT", "70000")):
+        e = dict(os.environ, PORT=str(free_port()), LISTEN_ADDR="127.0.0.1")
+        e[var] = val
+        r = subprocess.run([os.path.join(BIN, "cartservice")], env=e, capture_output=True, timeout=10)
+        check(r.returncode == 1 and var.encode() in r.stdout, f"{var}={val} is fatal and named ({r.stdout[-200:]})")
     # never-reachable Redis
     p, addr = start("cartservice", {"REDIS_ADDR": f"127.0.0.1:{free_port()}"})
     stub = pbg.CartServiceStub(grpc.insecure_channel(addr))
