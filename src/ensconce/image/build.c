@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `ensconce image build DST`: an image from a root directory, or from executables (with their ELF
  * interpreter and shared libraries, resolved by lib/elf) plus files, distroless style. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "core/cleanup.h"
@@ -50,6 +52,41 @@ static int list_add(struct list *l, const char *src, const char *dest)
     return 0;
 }
 
+#ifdef ENS_HAVE_ELF
+/* An executable given as a symlink (/bin/sh -> dash) needs the link and what it leads to. */
+static int add_exe_chain(struct list *l, char **owned, size_t *n_owned, size_t max_owned, const char *exe)
+{
+    char cur[PATH_MAX];
+    snprintf(cur, sizeof(cur), "%s", exe);
+    for (int hops = 0; hops < 40; hops++) {
+        if (*n_owned >= max_owned)
+            return -1;
+        char *copy = strdup(cur);
+        if (!copy)
+            return -1;
+        owned[(*n_owned)++] = copy;
+        if (list_add(l, copy, NULL) < 0)
+            return -1;
+        char target[PATH_MAX];
+        ssize_t n = readlink(cur, target, sizeof(target) - 1);
+        if (n < 0)
+            return 0; /* not a symlink: done */
+        target[n] = '\0';
+        if (target[0] == '/') {
+            snprintf(cur, sizeof(cur), "%s", target);
+        } else {
+            char *slash = strrchr(cur, '/');
+            size_t dl = slash ? (size_t)(slash - cur) : 0;
+            char next[PATH_MAX];
+            if ((size_t)snprintf(next, sizeof(next), "%.*s/%s", (int)dl, cur, target) >= sizeof(next))
+                return -1;
+            snprintf(cur, sizeof(cur), "%s", next);
+        }
+    }
+    return -1;
+}
+#endif
+
 int ens_cmd_image_build(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -67,7 +104,8 @@ int ens_cmd_image_build(int argc, char **argv)
     struct img_edits edits = { 0 };
     struct list files = { 0 };
     const char **exes = calloc((size_t)argc + 1, sizeof(char *));
-    char **owned = calloc((size_t)argc * 2 + 1, sizeof(char *));
+    size_t max_owned = (size_t)argc * 42 + 1;
+    char **owned = calloc(max_owned, sizeof(char *));
     size_t n_exes = 0, n_owned = 0;
     const char *from = NULL, *root = NULL;
     ens_image *img = NULL;
@@ -142,7 +180,13 @@ int ens_cmd_image_build(int argc, char **argv)
             free(deps);
             goto fail;
         }
-        list_add(&files, exes[i], NULL);
+        if (add_exe_chain(&files, owned, &n_owned, max_owned, exes[i]) < 0) {
+            ens_error(&err, 40 /* ELOOP */, "%s: cannot follow its symlinks", exes[i]);
+            for (size_t k = 0; k <= i; k++)
+                ens_elf_deps_free(&deps[k]);
+            free(deps);
+            goto fail;
+        }
         for (size_t k = 0; k < deps[i].count; k++)
             list_add(&files, deps[i].paths[k], NULL);
     }
