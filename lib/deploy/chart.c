@@ -298,14 +298,14 @@ int ens_deploy_write_infra_chart(const char *which, const char *out_dir, ens_err
     return write_chart_dir(out_dir, dirname, which, dirname, NULL, err);
 }
 
-static void deep_merge(json_t *dst, json_t *src)
+void ens_json_merge(json_t *dst, json_t *src)
 {
     const char *k;
     json_t *v;
     json_object_foreach(src, k, v) {
         json_t *d = json_object_get(dst, k);
         if (json_is_object(d) && json_is_object(v))
-            deep_merge(d, v);
+            ens_json_merge(d, v);
         else
             json_object_set(dst, k, v);
     }
@@ -344,7 +344,7 @@ int ens_deploy_render(const char *chart_dir, json_t *overrides, const char *rele
     if (!json_is_object(values))
         return ens_error(err, EINVAL, "%s: values must be a mapping", values_path);
     if (overrides)
-        deep_merge(values, overrides);
+        ens_json_merge(values, overrides);
     json_t *version = json_object_get(chart, "version"), *app_version = json_object_get(chart, "appVersion");
     _cleanup_json_ json_t *ctx = json_pack(
         "{s:O, s:{s:s,s:s,s:s,s:b,s:b}, s:{s:O,s:O*,s:O*}}", "Values", values, "Release", "Name", release,

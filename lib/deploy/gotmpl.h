@@ -31,4 +31,7 @@ char *ens_json_to_yaml(json_t *v, ens_error_t *err);
 /* Parses YAML text (one document) into JSON; empty text gives an empty object. */
 json_t *ens_yaml_to_json(const char *text, size_t len, const char *origin, ens_error_t *err);
 
+/* Deep-merges src into dst (objects merged key by key, anything else replaced), as Helm merges values. */
+void ens_json_merge(json_t *dst, json_t *src);
+
 #endif

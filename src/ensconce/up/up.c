@@ -122,6 +122,12 @@ static int start_services(struct up_project *p, json_t *project, int timeout_s, 
         if (asprintf(&bundle, "%s/bundles/%s", p->state, name) < 0 || asprintf(&log, "%s/%s.log", logs, name) < 0 ||
             asprintf(&pidf, "%s/bundles/%s.pid", p->state, name) < 0)
             return -1;
+        _cleanup_free_ char *status = up_runc_status(p->state, id);
+        if (status && strcmp(status, "running") == 0) {
+            /* like compose: a running service is left alone; stopped ones are recreated */
+            printf("%-24s running  %s (unchanged)\n", name, id);
+            continue;
+        }
         if (up_runc_stop(p->state, id, 10, err) < 0)
             return -1;
         unlink(log); /* a new container starts a new log */
