@@ -22,7 +22,8 @@ static void usage(FILE *f)
                "Options:\n"
                "  --from=IMAGE          start from this image (default: an empty one)\n"
                "  --root=DIR            add a layer holding DIR as the image root\n"
-               "  --exe=PATH            add executable PATH with its ELF interpreter and shared libraries\n"
+               "  --exe=PATH[:DEST]     add executable PATH (at DEST, default PATH) with its ELF interpreter and\n"
+               "                        shared libraries\n"
                "                        (repeatable; same paths in the image as on this machine)\n"
                "  --file=SRC[:DEST]     add SRC (a directory recursively) at DEST (default SRC) (repeatable)\n"
                "  (--exe and --file entries all go into one layer, after the --root layer)\n"
@@ -104,6 +105,7 @@ int ens_cmd_image_build(int argc, char **argv)
     struct img_edits edits = { 0 };
     struct list files = { 0 };
     const char **exes = calloc((size_t)argc + 1, sizeof(char *));
+    const char **exe_dest = calloc((size_t)argc + 1, sizeof(char *));
     size_t max_owned = (size_t)argc * 42 + 1;
     char **owned = calloc(max_owned, sizeof(char *));
     size_t n_exes = 0, n_owned = 0;
@@ -112,7 +114,7 @@ int ens_cmd_image_build(int argc, char **argv)
     _cleanup_error_ ens_error_t err = NULL;
     int c, ret = 2;
     optind = 1;
-    if (!exes || !owned)
+    if (!exes || !exe_dest || !owned)
         goto out;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int r = img_common_opt("image build", c, optarg, &o);
@@ -133,9 +135,25 @@ int ens_cmd_image_build(int argc, char **argv)
         case OPT_ROOT:
             root = optarg;
             break;
-        case OPT_EXE:
-            exes[n_exes++] = optarg;
+        case OPT_EXE: {
+            /* PATH[:DEST] — DEST places the executable elsewhere in the image (its libraries keep their paths) */
+            char *copy = strdup(optarg);
+            if (!copy)
+                goto out;
+            owned[n_owned++] = copy;
+            char *colon = strchr(copy, ':');
+            exe_dest[n_exes] = NULL;
+            if (colon) {
+                *colon = '\0';
+                exe_dest[n_exes] = colon + 1;
+                if (colon[1] != '/') {
+                    ens_cli_usage_error("image build", "--exe %s: DEST must be absolute", optarg);
+                    goto out;
+                }
+            }
+            exes[n_exes++] = copy;
             break;
+        }
         case OPT_FILE: {
             char *copy = strdup(optarg);
             if (!copy)
@@ -180,7 +198,19 @@ int ens_cmd_image_build(int argc, char **argv)
             free(deps);
             goto fail;
         }
-        if (add_exe_chain(&files, owned, &n_owned, max_owned, exes[i]) < 0) {
+        if (exe_dest[i]) {
+            char *real = realpath(exes[i], NULL);
+            if (real == NULL || n_owned >= max_owned) {
+                free(real);
+                ens_error_errno(&err, "%s", exes[i]);
+                for (size_t k = 0; k <= i; k++)
+                    ens_elf_deps_free(&deps[k]);
+                free(deps);
+                goto fail;
+            }
+            owned[n_owned++] = real;
+            list_add(&files, real, exe_dest[i]);
+        } else if (add_exe_chain(&files, owned, &n_owned, max_owned, exes[i]) < 0) {
             ens_error(&err, 40 /* ELOOP */, "%s: cannot follow its symlinks", exes[i]);
             for (size_t k = 0; k <= i; k++)
                 ens_elf_deps_free(&deps[k]);
@@ -221,6 +251,7 @@ out:
         free(owned[i]);
     free(owned);
     free(exes);
+    free(exe_dest);
     free(files.src);
     free(files.dest);
     return ret;
