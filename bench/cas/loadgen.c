@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "attest/attest.h"
@@ -223,8 +224,12 @@ int main(int argc, char **argv)
     }
     qsort(all, total, sizeof(double), cmp);
     double p50 = total ? all[total / 2] : 0, p99 = total ? all[(size_t)((double)(total - 1) * 0.99)] : 0;
-    printf("%s clients=%d ops=%zu ops_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%lu", kind, clients, total,
-           (double)total / elapsed, p50, p99, errors);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_ms = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3
+                    + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    printf("%s clients=%d ops=%zu ops_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%lu client_cpu_ms_per_op=%.3f", kind,
+           clients, total, (double)total / elapsed, p50, p99, errors, total ? cpu_ms / (double)total : 0.0);
     if (!att)
         printf(" creates=%lu updates=%lu", creates, updates);
     printf("\n");

@@ -24,9 +24,11 @@ waitp() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null 
 export ENSCONCE_CONFIG_DIR=$T/client
 P=$(port) AP=$(port) LP=$(port)
 THREADS=${CAS_THREADS:-$(nproc)}
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # clock ticks
+TCK=$(getconf CLK_TCK)
 "$CAS" --data "$T/cas" --listen 127.0.0.1:$P --attest-listen 127.0.0.1:$AP --admin "$("$CLI" cas identity)" \
-    --threads "$THREADS" 2>"$T/cas.log" & pids+=($!)
-"$LAS" --state-dir "$T/las" --listen 127.0.0.1:$LP --threads "$THREADS" 2>"$T/las.log" & pids+=($!)
+    --threads "$THREADS" 2>"$T/cas.log" & CASPID=$!; pids+=($CASPID)
+"$LAS" --state-dir "$T/las" --listen 127.0.0.1:$LP --threads "$THREADS" 2>"$T/las.log" & LASPID=$!; pids+=($LASPID)
 waitp $P; waitp $AP; waitp $LP
 "$CLI" cas attest 127.0.0.1:$P --measurement "$("$CAS" measurement)" >/dev/null
 "$CLI" cas platform add --cas 127.0.0.1:$P --las 127.0.0.1:$LP >/dev/null
@@ -47,19 +49,27 @@ YAML
 "$CLI" session create --cas 127.0.0.1:$P "$T/s.yaml" >/dev/null
 PIN=$("$CAS" identity --data "$T/cas")
 
-echo "CAS benchmark on $(nproc) cores, ${DUR}s per run, CAS/LAS threads: $THREADS"
-printf '%-28s %10s %9s %9s   %-24s\n' "run" "ops/s" "p50 ms" "p99 ms" "goal (ratio)"
+echo "CAS benchmark on $(nproc) cores (load average now: $(cut -d' ' -f1 /proc/loadavg)), ${DUR}s per run, CAS/LAS threads: $THREADS"
+echo "CPU ms per attestation: what each party spent (independent of other load on the machine)"
+printf '%-28s %10s %9s %9s   %-34s %s\n' "run" "ops/s" "p50 ms" "p99 ms" "goal (ratio)" "CPU ms/op CAS+LAS+client"
 for n in 1 8 32; do
+    c0=$(cpu $CASPID) l0=$(cpu $LASPID)
     line=$("$LOAD" attest --cas 127.0.0.1:$AP --pin "$PIN" --las 127.0.0.1:$LP --config-id bench/svc \
         --measurement "$M" --clients $n --seconds "$DUR")
     ops=$(sed -E 's/.*ops_per_s=([0-9.]+).*/\1/' <<<"$line")
     p50=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
     p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
     err=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$line")
+    nops=$(sed -E 's/.* ops=([0-9]+).*/\1/' <<<"$line")
+    ccpu=$(sed -E 's/.*client_cpu_ms_per_op=([0-9.]+).*/\1/' <<<"$line")
+    c1=$(cpu $CASPID) l1=$(cpu $LASPID)
+    cpuop=$(awk -v c=$((c1 - c0)) -v l=$((l1 - l0)) -v n="$nops" -v t="$TCK" -v k="$ccpu" \
+        'BEGIN{ if (n>0) printf "%.2f+%.2f+%.2f", c*1000/t/n, l*1000/t/n, k }')
     goal=""
     [ $n = 32 ] && goal=$(awk -v o="$ops" -v p="$p99" 'BEGIN{printf "1000/s: %.2fx, p99 20ms: %.2fx", o/1000, 20/(p>0?p:1)}')
-    printf '%-28s %10s %9s %9s   %-24s%s\n' "attestation, $n clients" "$ops" "$p50" "$p99" "$goal" \
+    printf '%-28s %10s %9s %9s   %-34s %s%s\n' "attestation, $n clients" "$ops" "$p50" "$p99" "$goal" "$cpuop" \
         "$([ "$err" != 0 ] && echo " ($err errors)")"
+    [ $n = 32 ] && cap32=$(awk -v s="$cpuop" -v p="$(nproc)" 'BEGIN{split(s,a,"+"); t=a[1]+a[2]+a[3]; if (t>0) printf "%.0f", p*1000/t}')
 done
 for n in 1 8; do
     line=$("$LOAD" sessions --cas 127.0.0.1:$P --pin "$PIN" --identity "$ENSCONCE_CONFIG_DIR" --clients $n --seconds "$DUR")
@@ -69,4 +79,5 @@ for n in 1 8; do
     printf '%-28s %10s %9s %9s   %s\n' "session create+update, $n" "$ops" "$p50" "$p99" \
         "$(sed -E 's/.*(creates=[0-9]+ updates=[0-9]+).*/\1/' <<<"$line")"
 done
+echo "CPU-bound capacity of this machine for the whole round trip (all parties on $(nproc) cores): ~${cap32:-?} attestations/s"
 "$CLI" cas audit verify --data "$T/cas" | sed 's/^/after the runs: /'

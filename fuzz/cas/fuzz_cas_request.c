@@ -85,8 +85,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_t *reply = NULL;
     char msg[700];
+    struct cas_record rec = {0};
     int st = which == 0 ? cas_session_write(&cas, peer, body, len, &reply, msg, sizeof(msg))
-                        : cas_attest_request(&cas, peer, peer_cert, body, len, &reply, msg, sizeof(msg));
+                        : cas_attest_request(&cas, peer, peer_cert, body, len, &reply, msg, sizeof(msg), &rec);
+    if (which != 0 && rec.valid) {
+        struct cas_record *r = &rec;
+        ens_error_t err = NULL;
+        if (cas_records_write(&cas, &r, 1, &err) < 0)
+            abort(); /* the audit write of a decision must not fail */
+    }
     if (st < 200 || st > 599)
         abort();
     json_decref(reply);

@@ -45,6 +45,9 @@ void ens_attest_report_data(const uint8_t nonce[ENS_NONCE_LEN], const uint8_t *s
 /* The same for a key (its DER SubjectPublicKeyInfo). */
 int ens_attest_report_data_for_key(const uint8_t nonce[ENS_NONCE_LEN], EVP_PKEY *key,
                                    uint8_t out[ENS_REPORT_DATA_LEN], ens_error_t *err);
+/* The same for the key of a certificate. */
+int ens_attest_report_data_for_cert(const uint8_t nonce[ENS_NONCE_LEN], X509 *cert,
+                                    uint8_t out[ENS_REPORT_DATA_LEN], ens_error_t *err);
 
 /* ---- nonces (CAS side) --------------------------------------------------- */
 

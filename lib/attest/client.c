@@ -145,7 +145,7 @@ int ens_attest_run(const struct ens_attest_client_opts *o, ens_attest_session **
         ens_error(err, EPROTO, "CAS %s: malformed nonce", s->cas_addr);
         goto out;
     }
-    if (ens_attest_report_data_for_key(nonce, s->key, rd, err) < 0)
+    if (ens_attest_report_data_for_cert(nonce, s->cert, rd, err) < 0)
         goto out;
     if (o->evidence_fn ? o->evidence_fn(o->evidence_arg, o->measurement, rd, &ev, err)
                        : ens_las_get_evidence(o->las_addr, o->measurement, rd, s->timeout_s, &ev, err))
@@ -219,7 +219,7 @@ int ens_attest_cas_identity(const char *addr, const char *expected_measurement, 
     X509 *tls_cert = ens_http_conn_peer_cert(c);
     uint8_t tls_id[32], rd[ENS_REPORT_DATA_LEN];
     if (ens_tls_cert_id(tls_cert, tls_id, err) < 0
-        || ens_attest_report_data_for_key(nonce, X509_get0_pubkey(tls_cert), rd, err) < 0)
+        || ens_attest_report_data_for_cert(nonce, tls_cert, rd, err) < 0)
         goto out;
     struct ens_attest_claims cl;
     if (ens_attest_verify(json_object_get(doc, "evidence"), NULL, &cl, err) < 0) {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,6 +82,17 @@ int ens_attest_report_data_for_key(const uint8_t nonce[ENS_NONCE_LEN], EVP_PKEY 
     return 0;
 }
 
+int ens_attest_report_data_for_cert(const uint8_t nonce[ENS_NONCE_LEN], X509 *cert,
+                                    uint8_t out[ENS_REPORT_DATA_LEN], ens_error_t *err)
+{
+    _cleanup_free_ uint8_t *der = NULL;
+    size_t len = 0;
+    if (ens_tls_cert_spki(cert, &der, &len, err) < 0)
+        return -1;
+    ens_attest_report_data(nonce, der, len, out);
+    return 0;
+}
+
 int ens_attest_sim_sign(EVP_PKEY *key, X509 *cert, const char *measurement_hex, const uint8_t *report_data,
                         size_t report_data_len, json_t **evidence, ens_error_t *err)
 {
@@ -123,6 +135,44 @@ int ens_attest_sim_sign(EVP_PKEY *key, X509 *cert, const char *measurement_hex, 
     return *evidence ? 0 : ens_error(err, ENOMEM, "out of memory");
 }
 
+/* Parsed signer certificates by the SHA-256 of their PEM text: parsing a certificate's
+ * key goes through OpenSSL 3's decoders, which costs more than the signature check, and
+ * a CAS sees the same few LAS certificates over and over. */
+#define CERT_CACHE 32
+static struct {
+    uint8_t h[32];
+    X509 *cert;
+} cert_cache[CERT_CACHE];
+static size_t cert_cache_next;
+static pthread_mutex_t cert_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int cached_cert(const char *pem, X509 **out, ens_error_t *err)
+{
+    uint8_t h[32];
+    ens_sha256(pem, strlen(pem), h);
+    pthread_mutex_lock(&cert_cache_mu);
+    for (size_t i = 0; i < CERT_CACHE; i++)
+        if (cert_cache[i].cert && memcmp(cert_cache[i].h, h, 32) == 0) {
+            X509_up_ref(cert_cache[i].cert);
+            *out = cert_cache[i].cert;
+            pthread_mutex_unlock(&cert_cache_mu);
+            return 0;
+        }
+    pthread_mutex_unlock(&cert_cache_mu);
+    X509 *c = NULL;
+    if (ens_tls_cert_from_pem(pem, strlen(pem), &c, err) < 0)
+        return -1;
+    pthread_mutex_lock(&cert_cache_mu);
+    size_t i = cert_cache_next++ % CERT_CACHE;
+    X509_free(cert_cache[i].cert);
+    memcpy(cert_cache[i].h, h, 32);
+    X509_up_ref(c);
+    cert_cache[i].cert = c;
+    pthread_mutex_unlock(&cert_cache_mu);
+    *out = c;
+    return 0;
+}
+
 static int verify_sim(const json_t *ev, const struct ens_attest_verify_ctx *ctx, struct ens_attest_claims *c,
                       ens_error_t *err)
 {
@@ -130,7 +180,7 @@ static int verify_sim(const json_t *ev, const struct ens_attest_verify_ctx *ctx,
     if (json_unpack((json_t *)ev, "{s:s, s:s, s:s}", "payload", &p64, "signature", &s64, "certificate", &pem) < 0)
         return ens_error(err, EINVAL, "sim evidence: needs string fields payload, signature, certificate");
     X509 *cert = NULL;
-    if (ens_tls_cert_from_pem(pem, strlen(pem), &cert, err) < 0)
+    if (cached_cert(pem, &cert, err) < 0)
         return ens_error_wrap(err, "sim evidence: certificate");
     uint8_t pid[32];
     char pid_hex[65];

@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,7 +28,6 @@
 
 struct ens_http_conn {
     int fd;
-    SSL_CTX *ctx;
     SSL *ssl;
     X509 *peer;
     char *host; /* for the Host header */
@@ -136,6 +136,21 @@ static int accept_any(int ok, X509_STORE_CTX *ctx)
     return 1; /* the pin (a key id) is checked after the handshake */
 }
 
+/* One client context for all connections: SSL_CTX_new is costly in OpenSSL 3 (it fetches
+ * every algorithm); the client certificate is set per connection. */
+static SSL_CTX *shared_ctx;
+static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
+static void make_shared_ctx(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL)
+        return;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    shared_ctx = ctx;
+}
+
 void ens_http_close(ens_http_conn *c)
 {
     if (c == NULL)
@@ -144,7 +159,6 @@ void ens_http_close(ens_http_conn *c)
         SSL_shutdown(c->ssl);
         SSL_free(c->ssl);
     }
-    SSL_CTX_free(c->ctx);
     X509_free(c->peer);
     if (c->fd >= 0)
         close(c->fd);
@@ -188,23 +202,20 @@ int ens_http_connect(const struct ens_http_client_opts *o, ens_http_conn **out, 
         return -1;
     }
     if (!plain) {
-        c->ctx = SSL_CTX_new(TLS_client_method());
-        if (c->ctx == NULL) {
+        pthread_once(&shared_once, make_shared_ctx);
+        if (shared_ctx == NULL) {
             ens_http_close(c);
             return ssl_fail(err, "SSL_CTX_new");
         }
-        SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION);
-        SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, accept_any);
-        if (o->client_key && o->client_cert
-            && (SSL_CTX_use_certificate(c->ctx, o->client_cert) != 1
-                || SSL_CTX_use_PrivateKey(c->ctx, o->client_key) != 1)) {
-            ens_http_close(c);
-            return ssl_fail(err, "client certificate");
-        }
-        c->ssl = SSL_new(c->ctx);
+        c->ssl = SSL_new(shared_ctx);
         if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
             ens_http_close(c);
             return ssl_fail(err, "SSL_new");
+        }
+        if (o->client_key && o->client_cert
+            && (SSL_use_certificate(c->ssl, o->client_cert) != 1 || SSL_use_PrivateKey(c->ssl, o->client_key) != 1)) {
+            ens_http_close(c);
+            return ssl_fail(err, "client certificate");
         }
         if (c->host[0] && !isdigit((unsigned char)c->host[0]) && strchr(c->host, ':') == NULL)
             SSL_set_tlsext_host_name(c->ssl, c->host);

@@ -35,8 +35,9 @@ int ens_tls_selfsigned(EVP_PKEY *key, const char *cn, int days, const char *san,
 /* SHA-256 of the DER SubjectPublicKeyInfo of a key / certificate. */
 int ens_tls_key_id(EVP_PKEY *key, uint8_t out[32], ens_error_t *err);
 int ens_tls_cert_id(X509 *cert, uint8_t out[32], ens_error_t *err);
-/* DER SubjectPublicKeyInfo (malloc'd). */
+/* DER SubjectPublicKeyInfo (malloc'd), of a key or of a certificate's key (cheaper). */
 int ens_tls_key_spki(EVP_PKEY *key, uint8_t **der, size_t *len, ens_error_t *err);
+int ens_tls_cert_spki(X509 *cert, uint8_t **der, size_t *len, ens_error_t *err);
 
 /* PEM files.  Private keys are written 0600 (atomically). */
 int ens_tls_load_key(const char *path, EVP_PKEY **out, ens_error_t *err);

@@ -116,12 +116,34 @@ int ens_tls_key_id(EVP_PKEY *key, uint8_t out[32], ens_error_t *err)
     return 0;
 }
 
+int ens_tls_cert_spki(X509 *cert, uint8_t **der, size_t *len, ens_error_t *err)
+{
+    /* The certificate keeps its SubjectPublicKeyInfo as parsed: re-encoding that structure
+     * avoids OpenSSL 3's (slow) key encoder path of i2d_PUBKEY. */
+    X509_PUBKEY *pk = X509_get_X509_PUBKEY(cert);
+    unsigned char *buf = NULL;
+    int n = pk ? i2d_X509_PUBKEY(pk, &buf) : -1;
+    if (n <= 0)
+        return ssl_error(err, "certificate without a usable public key");
+    *der = malloc((size_t)n);
+    if (*der == NULL) {
+        OPENSSL_free(buf);
+        return ens_error(err, ENOMEM, "out of memory");
+    }
+    memcpy(*der, buf, (size_t)n);
+    OPENSSL_free(buf);
+    *len = (size_t)n;
+    return 0;
+}
+
 int ens_tls_cert_id(X509 *cert, uint8_t out[32], ens_error_t *err)
 {
-    EVP_PKEY *k = X509_get0_pubkey(cert);
-    if (k == NULL)
-        return ssl_error(err, "certificate without a usable public key");
-    return ens_tls_key_id(k, out, err);
+    _cleanup_free_ uint8_t *der = NULL;
+    size_t len = 0;
+    if (ens_tls_cert_spki(cert, &der, &len, err) < 0)
+        return -1;
+    ens_sha256(der, len, out);
+    return 0;
 }
 
 int ens_tls_load_key(const char *path, EVP_PKEY **out, ens_error_t *err)

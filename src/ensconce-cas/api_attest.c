@@ -100,11 +100,23 @@ static bool policy_allows(const ens_policy_t *p, const ens_policy_service_t *svc
     return true;
 }
 
-static void refuse(struct cas *cas, const char *actor, const char *object, const char *why, uint64_t t0)
+/* The audit entry of a decision (written by the caller, in a batch: commit.c). */
+static void record(struct cas_record *rec, const char *actor, const char *object, const char *result,
+                   const char *detail)
 {
-    _cleanup_error_ ens_error_t err = NULL;
-    if (cas_store_audit(cas->store, actor, "attest", object, "refused", why, &err) < 0)
-        fprintf(stderr, "ensconce-cas: audit: %s\n", ens_error_msg(err));
+    memset(rec, 0, sizeof(*rec));
+    rec->valid = true;
+    snprintf(rec->actor, sizeof(rec->actor), "%s", actor);
+    snprintf(rec->action, sizeof(rec->action), "attest");
+    snprintf(rec->object, sizeof(rec->object), "%s", object);
+    snprintf(rec->result, sizeof(rec->result), "%s", result);
+    snprintf(rec->detail, sizeof(rec->detail), "%s", detail);
+}
+
+static void refuse(struct cas *cas, struct cas_record *rec, const char *actor, const char *object, const char *why,
+                   uint64_t t0)
+{
+    record(rec, actor, object, "refused", why);
     atomic_fetch_add(&cas->metrics.attest_refused, 1);
     cas_metrics_observe(&cas->metrics, now_us() - t0);
 }
@@ -121,10 +133,11 @@ static bool split_config_id(const char *id, char **session, char **service)
 }
 
 int cas_attest_request(struct cas *cas, const char *peer, X509 *peer_cert, const char *body, size_t len,
-                       json_t **reply, char *why, size_t whylen)
+                       json_t **reply, char *why, size_t whylen, struct cas_record *rec)
 {
     uint64_t t0 = now_us();
     *reply = NULL;
+    rec->valid = false;
     json_error_t je;
     json_t *doc = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &je) : NULL;
     const char *cid = NULL, *nh = NULL;
@@ -162,7 +175,7 @@ int cas_attest_request(struct cas *cas, const char *peer, X509 *peer_cert, const
     }
     /* The binding: report data = SHA-256(nonce || SPKI of this connection's client key). */
     uint8_t rd[ENS_REPORT_DATA_LEN];
-    int br = peer_cert ? ens_attest_report_data_for_key(nonce, X509_get0_pubkey(peer_cert), rd, &err) : -1;
+    int br = peer_cert ? ens_attest_report_data_for_cert(nonce, peer_cert, rd, &err) : -1;
     if (br < 0 || claims.report_data_len < ENS_REPORT_DATA_LEN
         || !ens_ct_equal(claims.report_data, rd, ENS_REPORT_DATA_LEN)) {
         snprintf(why, whylen, "evidence is not bound to this nonce and this connection's client key");
@@ -206,19 +219,11 @@ int cas_attest_request(struct cas *cas, const char *peer, X509 *peer_cert, const
     char detail[256];
     snprintf(detail, sizeof(detail), "type=%s measurement=%.64s platform=%.16s key=%.16s", claims.type,
              claims.measurement, claims.platform, peer);
-    if (cas_store_begin(cas->store, &err) < 0
-        || cas_store_add_attested_key(cas->store, peer, session, service, (int64_t)time(NULL) + ATTESTED_KEY_LIFETIME_S,
-                                      &err)
-               < 0
-        || cas_store_audit(cas->store, peer, "attest", cid, "ok", detail, &err) < 0
-        || cas_store_commit(cas->store, &err) < 0) {
-        cas_store_unlock(cas->store);
-        json_decref(cfg);
-        json_decref(doc);
-        atomic_fetch_add(&cas->metrics.attest_error, 1);
-        /* Not audited means not released. */
-        return set_msg(why, whylen, 503, "%s", ens_error_msg(err));
-    }
+    record(rec, peer, cid, "ok", detail);
+    rec->add_key = true;
+    snprintf(rec->session, sizeof(rec->session), "%s", session);
+    snprintf(rec->service, sizeof(rec->service), "%s", service);
+    rec->expires = (int64_t)time(NULL) + ATTESTED_KEY_LIFETIME_S;
     cas_store_unlock(cas->store);
     json_decref(doc);
     atomic_fetch_add(&cas->metrics.attest_ok, 1);
@@ -226,7 +231,7 @@ int cas_attest_request(struct cas *cas, const char *peer, X509 *peer_cert, const
     *reply = cfg;
     return 200;
 refused:
-    refuse(cas, peer, cid ? cid : "", why, t0);
+    refuse(cas, rec, peer, cid ? cid : "", why, t0);
     json_decref(doc);
     return status;
 }
@@ -236,14 +241,15 @@ static void attest(struct cas *cas, struct evhttp_request *req, const char *peer
     size_t len = 0;
     _cleanup_free_ char *body = ens_http_body(req, &len);
     X509 *pc = ens_http_peer_cert(req);
-    char why[700];
-    json_t *reply = NULL;
-    int status = cas_attest_request(cas, peer, pc, body, len, &reply, why, sizeof(why));
+    struct cas_job *job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        X509_free(pc);
+        return ens_http_reply_error(req, 503, "out of memory");
+    }
+    job->status = cas_attest_request(cas, peer, pc, body, len, &job->reply, job->msg, sizeof(job->msg), &job->rec);
     X509_free(pc);
-    if (reply)
-        ens_http_reply_json(req, status, reply);
-    else
-        ens_http_reply_error(req, status, "%s", why);
+    /* Decisions are replied to only once their audit entry is on disk (commit.c batches them). */
+    cas_commit_submit(cas, job, req);
 }
 
 static void volume_tag(struct cas *cas, struct evhttp_request *req, const char *peer)

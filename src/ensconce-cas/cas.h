@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -103,6 +104,7 @@ struct cas {
     char **admins;       /* client key ids allowed to register platforms and read the audit log */
     size_t admin_count;
     struct cas_metrics metrics;
+    struct cas_committer *committer;
 };
 
 void cas_api_client(struct evhttp_request *req, void *arg);
@@ -110,8 +112,39 @@ void cas_api_client(struct evhttp_request *req, void *arg);
  * either *reply (JSON, owned by the caller) or a message in out. */
 int cas_session_write(struct cas *cas, const char *peer, const char *body, size_t len, json_t **reply, char *out,
                       size_t outlen);
+struct cas_record {
+    bool valid;          /* an audit entry is due */
+    char actor[65], action[24], object[300], result[16], detail[700];
+    bool add_key;        /* also record actor's key as attested for session/service */
+    char session[260], service[130];
+    int64_t expires;
+};
 int cas_attest_request(struct cas *cas, const char *peer, X509 *peer_cert, const char *body, size_t len,
-                       json_t **reply, char *out, size_t outlen);
+                       json_t **reply, char *out, size_t outlen, struct cas_record *rec);
+/* Writes records in one transaction (one fsync). */
+int cas_records_write(struct cas *cas, struct cas_record *const *recs, size_t n, ens_error_t *err);
+
+/* Group commit (commit.c): a thread writes the records of queued decisions in batches and
+ * then hands each reply back to the event loop of its connection. */
+struct cas_job {
+    struct cas_job *next;
+    struct evhttp_request *req;
+    struct event_base *base;
+    struct cas_record rec;
+    int status;
+    json_t *reply;       /* or msg */
+    char msg[700];
+    bool counted;        /* in the committer's outstanding count */
+    struct cas_committer *committer;
+};
+int cas_commit_start(struct cas *cas, ens_error_t *err);
+/* Stops accepting batches, drains the queue and waits for the replies to be delivered. */
+void cas_commit_stop(struct cas *cas);
+/* Frees the committer after the servers are stopped. */
+void cas_commit_free(struct cas *cas);
+/* Takes ownership of job; replies to req now (no record) or after the batch commit. */
+void cas_commit_submit(struct cas *cas, struct cas_job *job, struct evhttp_request *req);
+struct cas_committer;
 int set_msg(char *out, size_t outlen, int status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void cas_api_attest(struct evhttp_request *req, void *arg);
 /* Shared endpoints: /healthz, /metrics, GET /v1/attest; true when handled. */

@@ -186,7 +186,8 @@ static int serve(int argc, char **argv)
     struct ens_http_config ac = {.listen = alisten, .tls = attest_tls, .max_body = 256 * 1024,
                                  .max_headers = 16384, .timeout_s = timeout, .threads = threads,
                                  .cb = cas_api_attest, .arg = &cas};
-    if (ens_http_server_start(&cc, &cs, &err) < 0 || ens_http_server_start(&ac, &as, &err) < 0)
+    if (cas_commit_start(&cas, &err) < 0 || ens_http_server_start(&cc, &cs, &err) < 0
+        || ens_http_server_start(&ac, &as, &err) < 0)
         return ens_error_report(&err, PROG);
     SSL_CTX_free(client_tls);
     SSL_CTX_free(attest_tls);
@@ -198,8 +199,10 @@ static int serve(int argc, char **argv)
             idhex, cas.measurement);
     int sig = 0;
     sigwait(&set, &sig);
+    cas_commit_stop(&cas);
     ens_http_server_stop(cs);
     ens_http_server_stop(as);
+    cas_commit_free(&cas);
     cas_store_close(cas.store);
     ens_nonce_store_free(cas.nonces);
     EVP_PKEY_free(cas.key);
