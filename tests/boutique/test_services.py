@@ -200,6 +200,37 @@ def test_currency():
         r = stub.Convert(pb.CurrencyConversionRequest(**{"from": money("USD", u, n)}, to_code=to), timeout=5)
         check((r.currency_code, r.units, r.nanos) == (to, eu, en),
               f"Convert USD {u}.{n:09d} -> {to}: want {eu}/{en}, got {r.currency_code} {r.units}/{r.nanos}")
+    # cross-check: upstream's algorithm re-implemented here in Python floats (IEEE doubles,
+    # JS % = fmod, Math.round = floor(x + 0.5)) on random amounts and currency pairs
+    import math
+    import random
+    rates = dict(zip(expect, [1.0, 1.1305, 126.40, 1.9558, 25.592, 7.4609, 0.85970, 315.51, 4.2996, 4.7463,
+                              10.5375, 1.1360, 136.80, 9.8040, 7.4210, 74.4208, 6.1247, 1.6072, 4.2682, 1.5128,
+                              7.5857, 8.8743, 15999.40, 4.0875, 79.4320, 1275.05, 21.7999, 4.6289, 1.6679, 59.083,
+                              1.5349, 36.012, 16.0583]))
+
+    def carry(u, n):
+        n += math.fmod(u, 1) * 1e9
+        u = math.floor(u) + math.floor(n / 1e9)
+        return u, math.fmod(n, 1e9)
+
+    def ref(fc, u, n, tc):
+        eu, en = carry(u / rates[fc], n / rates[fc])
+        en = math.floor(en + 0.5)
+        ru, rn = carry(eu * rates[tc], en * rates[tc])
+        return int(math.floor(ru)), int(math.floor(rn))
+
+    rnd = random.Random(7)
+    mism = []
+    for _ in range(300):
+        fc, tc = rnd.choice(expect), rnd.choice(expect)
+        u, n = rnd.randrange(0, 100000), rnd.randrange(0, 1000000000)
+        if rnd.random() < 0.3:  # negative amounts too (nanos with the sign of units)
+            u, n = -u, -n
+        r = stub.Convert(pb.CurrencyConversionRequest(**{"from": money(fc, u, n)}, to_code=tc), timeout=5)
+        if (r.units, r.nanos) != ref(fc, u, n, tc):
+            mism.append((fc, u, n, tc, (r.units, r.nanos), ref(fc, u, n, tc)))
+    check(not mism, f"Convert matches the reference algorithm on 300 random inputs ({mism[:3]})")
     r = stub.Convert(pb.CurrencyConversionRequest(**{"from": money("USD", 5, 0)}, to_code="XXX"), timeout=5)
     check((r.currency_code, r.units, r.nanos) == ("XXX", 0, 0), f"Convert to unknown code gives 0/0 XXX (got {r})")
     r = stub.Convert(pb.CurrencyConversionRequest(**{"from": money("EUR", 1, 0)}, to_code="EUR"), timeout=5)
