@@ -8,6 +8,19 @@
 command -v locust >/dev/null || skip "locust is not installed (python3-locust)"
 "$PYTHON" -c 'import faker' 2>/dev/null || skip "python3-fake-factory is not installed"
 
+# The wrapper's own checks: bad settings (2), a frontend that never answers (1).
+run=$ENSCONCE_SOURCE_ROOT/examples/online-boutique/loadgenerator/run.sh
+set +e
+out=$(FRONTEND_ADDR=127.0.0.1:1 USERS=ten "$run" 2>&1); rc=$?
+set -e
+assert_eq "$rc" 2 "USERS=ten"
+assert_contains "$out" "USERS must be a number"
+set +e
+out=$(FRONTEND_ADDR=127.0.0.1:1 WAIT_SECONDS=1 "$run" 2>&1); rc=$?
+set -e
+assert_eq "$rc" 1 "unreachable frontend"
+assert_contains "$out" "did not answer 200"
+
 start_backends
 start_frontend
 set +e

@@ -168,7 +168,23 @@ rc=$?
 set -e
 [ $rc = 1 ] || fail "frontend without *_SERVICE_ADDR exited $rc"
 assert_contains "$out" "environment variable PRODUCT_CATALOG_SERVICE_ADDR not set"
-pass "missing configuration"
+# Usage and bad settings: clear messages, exit 1 (2 for arguments).
+"$FRONTEND_BIN" --help | grep -q FRONTEND_DATA_DIR || fail "--help does not list the settings"
+set +e
+"$FRONTEND_BIN" extra >/dev/null 2>&1; rc_args=$?
+out_port=$(PORT=99999 "$FRONTEND_BIN" 2>&1); rc_port=$?
+out_base=$(BASE_URL=shop PORT=1 "$FRONTEND_BIN" 2>&1); rc_base=$?
+mkdir -p "$TMP/emptydata"
+out_data=$(env FRONTEND_DATA_DIR="$TMP/emptydata" PORT=1 "$FRONTEND_BIN" 2>&1); rc_data=$?
+set -e
+assert_eq "$rc_args" 2 "unexpected argument"
+assert_eq "$rc_port" 1 "PORT=99999"
+assert_contains "$out_port" "PORT must be a number between 1 and 65535"
+assert_eq "$rc_base" 1 "BASE_URL=shop"
+assert_contains "$out_base" "BASE_URL must start with '/'"
+assert_eq "$rc_data" 1 "no templates"
+assert_contains "$out_data" "$TMP/emptydata/templates"
+pass "missing configuration and bad settings"
 
 # Concurrency: while four home pages wait on a catalog slowed by 1 s, requests
 # that need no slow call (health, a currency switch through the worker pool)

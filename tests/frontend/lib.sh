@@ -33,11 +33,24 @@ start_service() {
     [ -d "$TMP/native" ] && echo "${SVC_PID[$name]}" >"$TMP/native/$name.pid"
     add_cleanup "kill ${SVC_PID[$name]}"
     wait_port 127.0.0.1 "$port" 20
+    kill -0 "${SVC_PID[$name]}" 2>/dev/null || { tail -5 "$TMP/$name.log" >&2; fail "$name exited after start"; }
 }
 
-stop_service() { # NAME: SIGKILL, as a crash would
-    kill -9 "${SVC_PID[$1]}" 2>/dev/null || true
-    wait "${SVC_PID[$1]}" 2>/dev/null || true
+stop_service() { # NAME: SIGKILL, as a crash would; returns once it is gone and its port is closed
+    local pid=${SVC_PID[$1]} i
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true  # only our own children can be waited for
+    # Gone = no /proc entry, or a zombie (its reaper may be slow: it holds no port any more).
+    for ((i = 0; i < 100; i++)); do
+        [ -e "/proc/$pid" ] || break
+        [ "$(sed 's/^.*) \(.\).*/\1/' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
+        sleep 0.05
+    done
+    for ((i = 0; i < 100; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/${SVC_PORT[$1]}") 2>/dev/null || return 0
+        sleep 0.05
+    done
+    fail "$1 (pid $pid) still holds port ${SVC_PORT[$1]} after SIGKILL"
 }
 
 # start_backends: the nine back ends (and Redis for the cart) with the
