@@ -29,6 +29,8 @@ struct reg {
     char *userpass;
     char *authz; /* current "Authorization: ..." header */
     CURL *curl;
+    const char *progress_what; /* set around long transfers (progress on a terminal) */
+    int64_t progress_total;
 };
 
 struct sink {
@@ -146,16 +148,39 @@ static size_t header_cb(char *p, size_t sz, size_t n, void *ud)
 
 struct upload {
     int fd;
+    int64_t left; /* bytes still to send (a chunk may be less than the file) */
 };
 
 static size_t read_cb(char *buf, size_t sz, size_t n, void *ud)
 {
     struct upload *u = ud;
+    size_t want = sz * n;
+    if ((int64_t)want > u->left)
+        want = (size_t)u->left;
+    if (want == 0)
+        return 0;
     ssize_t r;
     do
-        r = read(u->fd, buf, sz * n);
+        r = read(u->fd, buf, want);
     while (r < 0 && errno == EINTR);
-    return r < 0 ? CURL_READFUNC_ABORT : (size_t)r;
+    if (r < 0)
+        return CURL_READFUNC_ABORT;
+    u->left -= r;
+    return (size_t)r;
+}
+
+struct progress {
+    const char *what;
+    int64_t total;
+};
+
+static int progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    struct progress *p = ud;
+    (void)dltotal;
+    (void)ultotal;
+    ens_progress(p->what, (unsigned long long)(dlnow ? dlnow : ulnow), (unsigned long long)p->total);
+    return 0;
 }
 
 /* One HTTP exchange.  body/upload_fd: request body; sink: response body. */
@@ -191,7 +216,13 @@ static int http(struct reg *r, const char *method, const char *url, struct curl_
     /* Blob downloads may be redirected to storage; libcurl drops our Authorization on a host change. */
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, strcmp(method, "GET") == 0 ? 1L : 0L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-    struct upload up = { upload_fd };
+    struct upload up = { upload_fd, upload_size };
+    struct progress pr = { r->progress_what, r->progress_total };
+    if (pr.what) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, &pr);
+    }
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     } else if (upload_fd >= 0) {
@@ -317,6 +348,11 @@ static int authenticate(struct reg *r, const char *challenge, ens_error_t *err)
     if (strcmp(a.scheme, "bearer") != 0 || !a.realm ||
         (strncmp(a.realm, "https://", 8) != 0 && strncmp(a.realm, "http://", 7) != 0)) {
         ens_error(err, EACCES, "%s: unsupported authentication challenge", r->host);
+        goto out;
+    }
+    if (r->tls_verify && strncmp(a.realm, "https://", 8) != 0) {
+        /* Credentials would travel in clear text. */
+        ens_error(err, EACCES, "%s: token service is not HTTPS (use --tls-verify=false to allow)", r->host);
         goto out;
     }
     if (a.scope)
@@ -625,7 +661,11 @@ int reg_get_blob(struct reg *r, const struct blob *b, const char *path, ens_erro
     struct sink s = { .fd = fd, .limit = b->size, .h = ens_sha256_new() };
     struct resp rs = { 0 };
     ens_step("pulling %.19s (%lld bytes)", b->digest, (long long)b->size);
+    r->progress_what = "pull";
+    r->progress_total = b->size;
     int ret = request(r, "GET", url, NULL, NULL, 0, -1, 0, &s, &rs, err);
+    r->progress_what = NULL;
+    ens_progress_done("pull");
     if (ret == 0 && rs.status != 200)
         ret = ens_error(err, EIO, "%s/%s: blob %s: HTTP %ld", r->host, r->repo, b->digest, rs.status);
     if (ret == 0) {
@@ -708,20 +748,66 @@ static int start_upload(struct reg *r, const struct blob *b, const char *from_ho
     return ret;
 }
 
-/* Monolithic upload: one PUT with the whole blob and its digest. */
-static int upload(struct reg *r, const struct blob *b, const char *loc, ens_error_t *err)
+static int64_t chunk_size(void)
+{
+    /* Blobs up to this size go in one PUT; bigger ones in PATCH chunks of this size. */
+    const char *e = getenv("ENSCONCE_REGISTRY_CHUNK_SIZE");
+    long long v = e && *e ? strtoll(e, NULL, 10) : 0;
+    return v > 0 ? v : (64ll << 20);
+}
+
+/* Uploads b: monolithic (one PUT with the whole blob and its digest) or, for big blobs, chunked
+ * (PATCH with Content-Range, following each new Location, then an empty PUT with the digest). */
+static int upload(struct reg *r, const struct blob *b, const char *loc0, ens_error_t *err)
 {
     _cleanup_close_ int fd = open(b->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ens_error_errno(err, "open %s", b->path);
-    _cleanup_free_ char *url = NULL;
-    if (asprintf(&url, "%s%sdigest=%s", loc, strchr(loc, '?') ? "&" : "?", b->digest) < 0)
+    _cleanup_free_ char *loc = strdup(loc0), *url = NULL;
+    if (!loc)
         return ens_error(err, ENOMEM, "out of memory");
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/octet-stream");
     struct sink s = { .fd = -1, .max = MAX_SMALL_BODY };
     struct resp rs = { 0 };
-    ens_step("pushing %.19s (%lld bytes)", b->digest, (long long)b->size);
-    int ret = request(r, "PUT", url, h, NULL, 0, fd, b->size, &s, &rs, err);
+    int ret = 0;
+    int64_t chunk = chunk_size(), off = 0;
+    bool chunked = b->size > chunk;
+    ens_step("pushing %.19s (%lld bytes%s)", b->digest, (long long)b->size, chunked ? ", chunked" : "");
+    r->progress_what = "push";
+    r->progress_total = b->size;
+    while (chunked && off < b->size && ret == 0) {
+        int64_t n = b->size - off < chunk ? b->size - off : chunk;
+        char range[96];
+        snprintf(range, sizeof(range), "Content-Range: %lld-%lld", (long long)off, (long long)(off + n - 1));
+        struct curl_slist *hc = curl_slist_append(curl_slist_append(NULL, "Content-Type: application/octet-stream"),
+                                                  range);
+        if (lseek(fd, off, SEEK_SET) < 0)
+            ret = ens_error_errno(err, "seek %s", b->path);
+        else
+            ret = request(r, "PATCH", loc, hc, NULL, 0, fd, n, &s, &rs, err);
+        curl_slist_free_all(hc);
+        if (ret == 0 && (rs.status != 202 || !rs.location)) {
+            _cleanup_free_ char *d = http_detail(&s);
+            ret = ens_error(err, EIO, "%s/%s: chunk at %lld of %s: HTTP %ld%s", r->host, r->repo, (long long)off,
+                            b->digest, rs.status, d ? d : "");
+        }
+        if (ret == 0) {
+            free(loc);
+            loc = abs_location(r, rs.location);
+            if (!loc)
+                ret = ens_error(err, ENOMEM, "out of memory");
+        }
+        off += n;
+    }
+    if (ret == 0 && asprintf(&url, "%s%sdigest=%s", loc, strchr(loc, '?') ? "&" : "?", b->digest) < 0)
+        ret = ens_error(err, ENOMEM, "out of memory");
+    if (ret == 0 && lseek(fd, 0, SEEK_SET) < 0)
+        ret = ens_error_errno(err, "seek %s", b->path);
+    if (ret == 0)
+        ret = chunked ? request(r, "PUT", url, h, "", 0, -1, 0, &s, &rs, err)
+                      : request(r, "PUT", url, h, NULL, 0, fd, b->size, &s, &rs, err);
+    r->progress_what = NULL;
+    ens_progress_done("push");
     curl_slist_free_all(h);
     if (ret == 0 && rs.status != 201) {
         _cleanup_free_ char *d = http_detail(&s);

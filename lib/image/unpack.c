@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
@@ -292,6 +293,15 @@ static int write_file(int pfd, const char *base, struct archive *ar, struct arch
         return ens_error_errno(err, "layer %s: entry '%s': chown", layer, entry);
     if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
         return ens_error_errno(err, "layer %s: entry '%s': chmod", layer, entry);
+    /* Extended attributes (file capabilities, e.g. ping's cap_net_raw) after chown, which clears
+     * security.capability; failures (unsupported, not permitted) are not fatal. */
+    const char *xn;
+    const void *xv;
+    size_t xl;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &xn, &xv, &xl) == ARCHIVE_OK)
+        if (xn && fsetxattr(fd, xn, xv, xl, 0) < 0)
+            ens_log(ENS_LOG_DEBUG, "layer %s: entry '%s': xattr %s not set: %s", layer, entry, xn, strerror(errno));
     struct timespec ts[2] = { { archive_entry_mtime(e), 0 }, { archive_entry_mtime(e), 0 } };
     futimens(fd, ts);
     return 0;

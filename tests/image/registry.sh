@@ -75,6 +75,14 @@ check_roundtrip() { # base-ref extra-skopeo-args... (uses $OPTS for ours)
 start_registry anon 0
 expect_fail "$E" image inspect "docker://127.0.0.1:$PORT/test/app:v1"
 OPTS="--tls-verify=false" check_roundtrip "127.0.0.1:$PORT" --tls-verify=false
+# chunked upload (PATCH + Content-Range) for blobs above the chunk size
+ENSCONCE_REGISTRY_CHUNK_SIZE=100000 "$E" image copy --tls-verify=false oci:"$TMP/img":v1 \
+    "docker://127.0.0.1:$PORT/chunked/app:v1" || fail "chunked push"
+theirs=$(skopeo inspect --tls-verify=false "docker://127.0.0.1:$PORT/chunked/app:v1" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["Digest"])')
+assert_eq "$theirs" "$("$E" image inspect oci:"$TMP/img":v1 | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["manifestDigest"])')" "chunked push digest"
+rm -rf "$TMP/unc"
+"$E" image unpack --tls-verify=false "docker://127.0.0.1:$PORT/chunked/app:v1" "$TMP/unc"
+diff -r --no-dereference "$TMP/root" "$TMP/unc" || fail "tree after chunked push"
 pass "anonymous registry: push/pull, digests equal skopeo's"
 
 # 2. htpasswd over TLS: credentials from REGISTRY_AUTH_FILE

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
@@ -376,6 +378,45 @@ static void test_whiteouts(void **state)
     assert_int_equal(ens_rm_rf(tmp, &err), 0);
 }
 
+static void test_xattrs(void **state)
+{
+    (void)state;
+    char tmp[] = "/var/tmp/ens-xa-XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    ens_error_t err = NULL;
+    struct layer_writer *lw;
+    assert_int_equal(layer_writer_open(tmp, COMP_GZIP, &lw, &err), 0);
+    struct archive *aw = layer_writer_archive(lw);
+    struct archive_entry *ae = archive_entry_new();
+    archive_entry_set_pathname(ae, "f");
+    archive_entry_set_filetype(ae, AE_IFREG);
+    archive_entry_set_perm(ae, 0755);
+    archive_entry_set_size(ae, 2);
+    archive_entry_xattr_add_entry(ae, "user.ens", "hello", 5);
+    assert_int_equal(archive_write_header(aw, ae), ARCHIVE_OK);
+    assert_int_equal(archive_write_data(aw, "hi", 2), 2);
+    archive_entry_free(ae);
+    struct blob b;
+    assert_int_equal(layer_writer_close(lw, &b, &err), 0);
+    layer_writer_free(lw);
+    char root[300], f[320];
+    snprintf(root, sizeof(root), "%s/root", tmp);
+    mkdir(root, 0755);
+    assert_int_equal(apply(root, &b, &err), 0);
+    snprintf(f, sizeof(f), "%s/f", root);
+    char v[16] = "";
+    ssize_t n = getxattr(f, "user.ens", v, sizeof(v));
+    if (n < 0 && (errno == ENOTSUP || errno == EOPNOTSUPP)) {
+        blob_clear(&b);
+        ens_rm_rf(tmp, &err);
+        skip();
+    }
+    assert_int_equal(n, 5);
+    assert_memory_equal(v, "hello", 5);
+    blob_clear(&b);
+    assert_int_equal(ens_rm_rf(tmp, &err), 0);
+}
+
 static void test_entry_check(void **state)
 {
     (void)state;
@@ -449,7 +490,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refs),         cmocka_unit_test(test_paths),     cmocka_unit_test(test_www_auth),
         cmocka_unit_test(test_auth_file),    cmocka_unit_test(test_documents), cmocka_unit_test(test_whiteouts),
-        cmocka_unit_test(test_entry_check),  cmocka_unit_test(test_edits),
+        cmocka_unit_test(test_entry_check),  cmocka_unit_test(test_edits),     cmocka_unit_test(test_xattrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
