@@ -276,6 +276,53 @@ static void test_snp_vectors(void **state)
     ens_tee_collateral_free(c);
 }
 
+/* No v5 vector exists: re-lay the v4 vector out as v5 (body type 2, then a TDX
+ * 1.5 body of type 3).  Everything up to the ISV signature must pass (same PCK
+ * chain, QE report, binding) and the signature must fail, since the signed
+ * bytes changed; the claims show the v5 fields. */
+static void test_tdx_v5_layout(void **state)
+{
+    (void)state;
+    need_vectors();
+    size_t len;
+    _cleanup_free_ uint8_t *q = load("dcap-qvl/tdx_quote", &len);
+    size_t end = 5006 - 70;
+    for (int type = 2; type <= 3; type++) {
+        size_t body = type == 2 ? 584 : 648;
+        size_t nl = 54 + body + (end - 632);
+        uint8_t *v5 = calloc(1, nl);
+        memcpy(v5, q, 48);
+        v5[0] = 5;
+        v5[48] = (uint8_t)type;
+        v5[50] = (uint8_t)(body & 0xff);
+        v5[51] = (uint8_t)(body >> 8);
+        memcpy(v5 + 54, q + 48, 584);
+        if (type == 3)
+            memset(v5 + 54 + 600, 0xAB, 48); /* MRSERVICETD */
+        memcpy(v5 + 54 + body, q + 632, end - 632);
+        json_t *cl = NULL;
+        ens_error_t err = NULL;
+        assert_int_equal(ens_tee_parse(v5, nl, ENS_TEE_UNKNOWN, &cl, &err), 0);
+        assert_int_equal(json_integer_value(json_object_get(cl, "version")), 5);
+        json_t *m = json_object_get(cl, "measurements");
+        assert_int_equal(strlen(json_string_value(json_object_get(m, "mrtd"))), 96);
+        if (type == 3)
+            assert_non_null(strstr(json_string_value(json_object_get(m, "mrservicetd")), "abab"));
+        else
+            assert_null(json_object_get(m, "mrservicetd"));
+        json_decref(cl);
+        struct ens_tee_collateral *c = TDX_COLL();
+        expect_reject(v5, nl, c, T("2025-07-01T00:00:00Z"), false, "quote-signature:", NULL);
+        ens_tee_collateral_free(c);
+        /* A body size that does not match its type is refused. */
+        v5[50] ^= 1;
+        assert_int_equal(ens_tee_parse(v5, nl, ENS_TEE_UNKNOWN, &cl, &err), -1);
+        assert_non_null(strstr(ens_error_msg(err), "parse: unsupported v5 body"));
+        ens_error_release(&err);
+        free(v5);
+    }
+}
+
 /* ---- tampering ------------------------------------------------------------ */
 
 static void flip_all(const char *file, struct ens_tee_collateral *c, time_t at, bool trailing, size_t limit)
@@ -758,6 +805,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_sgx_vector),
         cmocka_unit_test(test_tdx_vector),
         cmocka_unit_test(test_go_tdx_tcb_unknown),
+        cmocka_unit_test(test_tdx_v5_layout),
         cmocka_unit_test(test_snp_vectors),
         cmocka_unit_test(test_collateral_kinds),
         cmocka_unit_test(test_swap_collateral),
