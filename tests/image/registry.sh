@@ -106,3 +106,25 @@ cp "$TMP/auth.json" "$TMP/home/.docker/config.json"
 HOME=$TMP/home "$E" image inspect --tls-verify=false "docker://127.0.0.1:$PORT/test/app:v1" >/dev/null ||
     fail "credentials from ~/.docker/config.json"
 pass "htpasswd registry over TLS: push/pull, digests equal skopeo's"
+
+# 3. Bearer tokens (the Docker Hub scheme): a registry that answers 401 + WWW-Authenticate: Bearer,
+# a token service taking Basic credentials, and blob downloads redirected to another host name.
+unset REGISTRY_AUTH_FILE
+PORT=$(free_port)
+"$PYTHON" "$ENSCONCE_SOURCE_ROOT/tests/image/fake_registry.py" "$PORT" "$TMP/img" "tester:tok-pw" "$TMP/fake.log" &
+add_cleanup "kill $!"
+wait_port 127.0.0.1 "$PORT"
+echo "{\"auths\":{\"127.0.0.1:$PORT\":{\"auth\":\"$(printf 'tester:tok-pw' | base64)\"}}}" >"$TMP/tok-auth.json"
+rm -rf "$TMP/bearer"
+REGISTRY_AUTH_FILE=$TMP/tok-auth.json "$E" image copy --tls-verify=false "docker://127.0.0.1:$PORT/test/app:v1" \
+    oci:"$TMP/bearer":b || fail "pull with a Bearer token"
+assert_eq "$("$E" image inspect oci:"$TMP/bearer":b | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["manifestDigest"])')" \
+    "$("$E" image inspect oci:"$TMP/img":v1 | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["manifestDigest"])')" "digest via Bearer"
+grep -q "token: issued for scope=repository%3Atest%2Fapp%3Apull&service=fake" "$TMP/fake.log" || fail "no token request with scope and service"
+grep -q "authorized /v2/test/app/blobs/" "$TMP/fake.log" || fail "blobs not fetched with the token"
+grep -q "storage: ok" "$TMP/fake.log" || fail "redirect not followed"
+grep -q "auth header leaked" "$TMP/fake.log" && fail "Authorization sent to the redirect host"
+echo "{\"auths\":{\"127.0.0.1:$PORT\":{\"auth\":\"$(printf 'tester:nope' | base64)\"}}}" >"$TMP/tok-bad.json"
+expect_fail env REGISTRY_AUTH_FILE=$TMP/tok-bad.json "$E" image inspect --tls-verify=false "docker://127.0.0.1:$PORT/test/app:v1"
+assert_contains "$OUT" "token service answered HTTP 401"
+pass "Bearer token auth (challenge, token service, redirects without credentials)"
