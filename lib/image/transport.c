@@ -131,7 +131,8 @@ static int put_blob(ens_image *img, struct blob *b, const char *dir, ens_error_t
     if (image_blob_fetch(img, b, err) < 0)
         return -1;
     /* A blob we made or fetched (already verified, in our work dir) can be hard-linked. */
-    if (b->verified && strncmp(b->path, img->tmp, strlen(img->tmp)) == 0 && link(b->path, dst) == 0)
+    if (b->verified && strncmp(b->path, img->tmp, strlen(img->tmp)) == 0 && chmod(b->path, 0644) == 0 &&
+        link(b->path, dst) == 0)
         return 0;
     return blob_copy_verified(b, dst, err);
 }

@@ -133,3 +133,19 @@ assert c["User"] == "nobody" and c["WorkingDir"] == "/srv"
 assert "8080/tcp" in c["ExposedPorts"]' || fail "config edits"
 $SK inspect oci:"$TMP/edited":e >/dev/null || fail "skopeo reads the edited image"
 pass "config edits"
+
+# 8. CLI conventions: --help (0), usage errors (2), failures (1)
+for sub in build inspect copy unpack; do
+    out=$("$E" image "$sub" --help) || fail "image $sub --help"
+    assert_contains "$out" "Usage: ensconce image $sub"
+done
+rc() { set +e; "$@" >/dev/null 2>&1; echo $?; set -e; }
+assert_eq "$(rc "$E" image copy oci:"$TMP/img":v2)" 2 "copy with one argument"
+assert_eq "$(rc "$E" image build oci:"$TMP/x")" 2 "build with nothing to build"
+assert_eq "$(rc "$E" image inspect --tls-verify=maybe oci:"$TMP/img":v2)" 2 "bad --tls-verify"
+assert_eq "$(rc "$E" image inspect --platform=linux oci:"$TMP/img":v2)" 2 "bad --platform"
+assert_eq "$(rc "$E" image copy --compression=lz4 oci:"$TMP/img":v2 oci:"$TMP/x")" 2 "bad --compression"
+assert_eq "$(rc "$E" image inspect oci:"$TMP/nonexistent")" 1 "missing image"
+assert_eq "$(rc "$E" image unpack oci:"$TMP/img":v2 "$TMP/ours")" 1 "unpack into a non-empty directory"
+assert_eq "$(stat -c %a "$(ls -d "$TMP"/edited/blobs/sha256/* | head -1)")" 644 "blob permissions"
+pass "CLI exit codes"
