@@ -155,6 +155,20 @@ void rpc_reply_error(rpc_reply *reply, int code, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Debian's Abseil (under gRPC) checks every mutex acquisition for lock-order
+ * cycles (absl::OnDeadlockCycle::kAbort in builds without NDEBUG), a cost per
+ * call in gRPC's hot path.  The C++ setter is called through its mangled name
+ * when that exact symbol exists (weak: absent elsewhere, then nothing changes). */
+extern void absl_set_mutex_deadlock_detection(int mode)
+    __asm__("_ZN4absl7debian329SetMutexDeadlockDetectionModeENS0_15OnDeadlockCycleE") __attribute__((weak));
+
+static void rpc_init(void)
+{
+    if (absl_set_mutex_deadlock_detection && !getenv("RPC_ABSL_DEADLOCK_CHECK"))
+        absl_set_mutex_deadlock_detection(0); /* kIgnore */
+    grpc_init();
+}
+
 static rpc_server *signal_server; /* the server rpc_server_run() stops on SIGTERM/SIGINT */
 
 static void on_signal(int sig)
@@ -178,7 +192,7 @@ rpc_server *rpc_server_new(const char *service_name, ens_error_t *err)
         free(s);
         return NULL;
     }
-    grpc_init();
+    rpc_init();
     return s;
 }
 
@@ -580,7 +594,7 @@ rpc_channel *rpc_channel_new(const char *target, int timeout_ms, ens_error_t *er
         ens_error(err, ENOMEM, "rpc channel: out of memory");
         return NULL;
     }
-    grpc_init();
+    rpc_init();
     grpc_arg args[2];
     memset(args, 0, sizeof args);
     args[0].type = GRPC_ARG_INTEGER;
