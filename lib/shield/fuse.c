@@ -319,6 +319,11 @@ static int resize(struct fs *fs, struct sh_node *n, uint64_t size, ens_error_t *
 static int write_table(struct fs *fs, struct sh_node *n, bool sync, ens_error_t *err)
 {
     struct sh_obj *o = n->o;
+    n->tab_inline = o->ntab <= SH_INLINE_MAX;
+    if (n->tab_inline) { /* small file: the table goes into the manifest */
+        sh_table_encode(o->tab, o->ntab, n->itab);
+        return 0;
+    }
     _cleanup_free_ char *tp = sh_obj_path(fs->shield, n->obj, ".t");
     _cleanup_free_ uint8_t *tb = malloc(o->ntab * SH_TENT_LEN + 1);
     if (!tp || !tb)

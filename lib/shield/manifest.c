@@ -202,13 +202,17 @@ char *sh_manifest_serialize(const struct sh_manifest *m, size_t *len)
                 json_array_append_new(e, json_pack("[s,I]", n->ents[i].name, (json_int_t)map[n->ents[i].ino]));
             json_object_set_new(j, "entries", e);
         } else if (n->type == SH_REG) {
-            char ob[SH_OBJ_ID_LEN * 2 + 1], rb[SH_ROOT_LEN * 2 + 1];
+            char ob[SH_OBJ_ID_LEN * 2 + 1], rb[SH_INLINE_MAX * SH_TENT_LEN * 2 + 1];
             ens_hex_encode(n->obj, SH_OBJ_ID_LEN, ob);
-            ens_hex_encode(n->root, SH_ROOT_LEN, rb);
+            size_t nch = (size_t)sh_nchunks(n->size, m->chunk);
+            if (n->tab_inline)
+                ens_hex_encode(n->itab, nch * SH_TENT_LEN, rb);
+            else
+                ens_hex_encode(n->root, SH_ROOT_LEN, rb);
             json_object_set_new(j, "region", json_string(region_code(n->region)));
             json_object_set_new(j, "size", json_integer((json_int_t)n->size));
             json_object_set_new(j, "object", json_string(ob));
-            json_object_set_new(j, "root", json_string(rb));
+            json_object_set_new(j, n->tab_inline ? "table" : "root", json_string(rb));
         } else {
             json_object_set_new(j, "target", json_string(n->target));
         }
@@ -406,8 +410,13 @@ int sh_manifest_parse(const char *buf, size_t len, struct sh_manifest **out, ens
             }
             n->region = r;
             if (get_uint(ji, "size", SH_MAX_SIZE, &n->size, err, ctx) < 0 ||
-                parse_hex(ji, "object", n->obj, SH_OBJ_ID_LEN, err, ctx) < 0 ||
-                parse_hex(ji, "root", n->root, SH_ROOT_LEN, err, ctx) < 0)
+                parse_hex(ji, "object", n->obj, SH_OBJ_ID_LEN, err, ctx) < 0)
+                goto done;
+            /* small files: the chunk table itself ("table"), else the digest of its file ("root") */
+            uint64_t nch = sh_nchunks(n->size, m->chunk);
+            n->tab_inline = nch <= SH_INLINE_MAX;
+            if (n->tab_inline ? parse_hex(ji, "table", n->itab, (size_t)nch * SH_TENT_LEN, err, ctx) < 0
+                              : parse_hex(ji, "root", n->root, SH_ROOT_LEN, err, ctx) < 0)
                 goto done;
         } else if (type == SH_LNK) {
             json_t *tg = json_object_get(ji, "target");

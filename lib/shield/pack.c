@@ -156,6 +156,13 @@ static int pack_file(struct packer *p, int srcfd, const char *rel, struct sh_nod
     if (!tb)
         return ens_error(err, ENOMEM, "out of memory");
     sh_table_encode(tab, nch, tb);
+    n->tab_inline = nch <= SH_INLINE_MAX;
+    if (n->tab_inline) {
+        memcpy(n->itab, tb, nch * SH_TENT_LEN);
+        sh_obj_free(n->o);
+        n->o = NULL;
+        return 0;
+    }
     sh_table_root(tab, nch, n->root);
     _cleanup_close_ int tfd = open(tp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (tfd < 0 || ens_write_all(tfd, tb, nch * SH_TENT_LEN, err) < 0)

@@ -24,6 +24,8 @@
 #define SH_MIN_CHUNK 4096u
 #define SH_MAX_CHUNK (4u << 20)
 #define SH_FORMAT "ensconce-shield/1"
+/* Files of at most this many chunks carry their chunk table inline in the manifest. */
+#define SH_INLINE_MAX 4
 
 enum sh_type { SH_DIR = 1, SH_REG = 2, SH_LNK = 3 };
 
@@ -68,7 +70,9 @@ struct sh_node {
     int region;
     uint64_t size;
     uint8_t obj[SH_OBJ_ID_LEN];
-    uint8_t root[SH_ROOT_LEN];
+    uint8_t root[SH_ROOT_LEN]; /* digest of the table file (when not inline) */
+    bool tab_inline;
+    uint8_t itab[SH_INLINE_MAX * SH_TENT_LEN];
     /* symlinks */
     char *target;
     /* directories */

@@ -300,8 +300,13 @@ int sh_obj_load(const char *shield, const uint8_t vk[32], const struct sh_manife
     _cleanup_free_ char *tb = NULL;
     size_t tl = 0;
     _cleanup_error_ ens_error_t e = NULL;
-    if (ens_read_file(tp, nch * SH_TENT_LEN, &tb, &tl, &e) < 0 || tl != nch * SH_TENT_LEN)
+    if (n->tab_inline) {
+        if (nch > SH_INLINE_MAX || !(tb = malloc(SH_INLINE_MAX * SH_TENT_LEN)))
+            return ens_error(err, EIO, "%s: bad inline chunk table", path ? path : "?");
+        memcpy(tb, n->itab, nch * SH_TENT_LEN);
+    } else if (ens_read_file(tp, nch * SH_TENT_LEN, &tb, &tl, &e) < 0 || tl != nch * SH_TENT_LEN) {
         return ens_error(err, EIO, "%s: chunk table missing or of the wrong size", path ? path : "?");
+    }
     free(o->tab);
     o->tab = calloc(nch + 1, sizeof(*o->tab));
     if (!o->tab)
@@ -313,7 +318,7 @@ int sh_obj_load(const char *shield, const uint8_t vk[32], const struct sh_manife
     o->ntab = o->captab = nch;
     uint8_t root[SH_ROOT_LEN];
     sh_table_root(o->tab, nch, root);
-    if (!ens_ct_equal(root, n->root, SH_ROOT_LEN))
+    if (!n->tab_inline && !ens_ct_equal(root, n->root, SH_ROOT_LEN))
         return ens_error(err, EIO, "%s: chunk table does not match the manifest (tampered or replayed)",
                          path ? path : "?");
     if (sh_obj_keys(o, vk) < 0)

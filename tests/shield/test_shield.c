@@ -83,7 +83,8 @@ static struct sh_manifest *sample(void)
     f->size = 123456;
     f->region = ENS_SHIELD_AUTHENTICATED;
     memset(f->obj, 0xab, sizeof(f->obj));
-    memset(f->root, 0xcd, sizeof(f->root));
+    f->tab_inline = true; /* 2 chunks: the table lives in the manifest */
+    memset(f->itab, 0xcd, sizeof(f->itab));
     l->target = strdup("../x");
     sh_dir_add(root, "d", d->ino);
     sh_dir_add(d, "f", f->ino);
