@@ -213,6 +213,9 @@ static int add_doc(struct ens_tee_collateral *c, bool tcb, const char *body, siz
         return ens_error(err, EINVAL, "%s: %s is not a JSON object", name, what);
     }
     const char *id = json_string_value(json_object_get(d.json, "id"));
+    /* TCB Info version 2 (PCS API v3) predates "id": it is SGX. */
+    if (!id && tcb && json_integer_value(json_object_get(d.json, "version")) == 2)
+        id = "SGX";
     if (!id || strlen(id) >= sizeof(d.id) ||
         tee_parse_time(json_string_value(json_object_get(d.json, "issueDate")), &d.issue) < 0 ||
         tee_parse_time(json_string_value(json_object_get(d.json, "nextUpdate")), &d.next) < 0 ||
