@@ -12,6 +12,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,38 @@
 #include "crypto/digest.h"
 
 #define MAX_HEAD 16384
+
+/* Writes on a socket the peer closed raise SIGPIPE; OpenSSL writes with write(2), so the
+ * client blocks SIGPIPE in the calling thread around its calls and discards one that
+ * became pending meanwhile (the write fails with EPIPE instead).  A library must not
+ * change the process's signal dispositions. */
+struct sigpipe_guard {
+    sigset_t old;
+    bool was_pending;
+};
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
+}
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+    if (!g->was_pending) {
+        sigset_t pipe, pending;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE)) {
+            struct timespec zero = {0, 0};
+            sigtimedwait(&pipe, NULL, &zero);
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
 
 struct ens_http_conn {
     int fd;
@@ -156,7 +189,10 @@ void ens_http_close(ens_http_conn *c)
     if (c == NULL)
         return;
     if (c->ssl) {
+        struct sigpipe_guard g;
+        sigpipe_block(&g);
         SSL_shutdown(c->ssl);
+        sigpipe_restore(&g);
         SSL_free(c->ssl);
     }
     X509_free(c->peer);
@@ -219,7 +255,11 @@ int ens_http_connect(const struct ens_http_client_opts *o, ens_http_conn **out, 
         }
         if (c->host[0] && !isdigit((unsigned char)c->host[0]) && strchr(c->host, ':') == NULL)
             SSL_set_tlsext_host_name(c->ssl, c->host);
-        if (SSL_connect(c->ssl) != 1) {
+        struct sigpipe_guard g;
+        sigpipe_block(&g);
+        int hr = SSL_connect(c->ssl);
+        sigpipe_restore(&g);
+        if (hr != 1) {
             int r = ssl_fail(err, "TLS handshake");
             ens_error_wrap(err, "%s", addr);
             ens_http_close(c);
@@ -250,7 +290,17 @@ int ens_http_connect(const struct ens_http_client_opts *o, ens_http_conn **out, 
     return 0;
 }
 
+static int send_all_(ens_http_conn *c, const void *data, size_t len, ens_error_t *err);
 static int send_all(ens_http_conn *c, const void *data, size_t len, ens_error_t *err)
+{
+    struct sigpipe_guard g;
+    sigpipe_block(&g);
+    int r = send_all_(c, data, len, err);
+    sigpipe_restore(&g);
+    return r;
+}
+
+static int send_all_(ens_http_conn *c, const void *data, size_t len, ens_error_t *err)
 {
     const char *p = data;
     while (len > 0) {

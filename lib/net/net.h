@@ -75,7 +75,8 @@ struct ens_http_config {
 
 typedef struct ens_http_server ens_http_server;
 
-/* Binds and starts serving in cfg->threads threads.  Returns at once. */
+/* Binds and starts serving in cfg->threads threads.  Returns at once.  The first call
+ * sets SIGPIPE to SIG_IGN for the process (peers may vanish mid-reply). */
 int ens_http_server_start(const struct ens_http_config *cfg, ens_http_server **out, ens_error_t *err);
 /* The bound port (useful with port 0). */
 int ens_http_server_port(const ens_http_server *s);

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,12 @@ struct ens_http_server {
 };
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
-static void init_evthread(void) { evthread_use_pthreads(); }
+/* A server must survive clients that vanish mid-reply: OpenSSL writes with write(2). */
+static void init_evthread(void)
+{
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+}
 
 int ens_net_split_addr(const char *addr, int default_port, char **host, int *port, ens_error_t *err)
 {
