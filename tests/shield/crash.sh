@@ -17,7 +17,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     ENSCONCE_SHIELD_COMMIT_DELAY_MS=$((r % 3 * 100)) shield_mount vol mnt "$TMP/m$r.log" -k key -T "$T" --rw -i 600000
     "$PYTHON" "$SHIELD_TESTS/crash.py" write mnt >"w$r.log" 2>&1 &
     wpid=$!
-    sleep "0.$((RANDOM % 9 + 1))"
+    sleep "$(awk -v r=$RANDOM 'BEGIN{printf "%.2f", 0.2 + (r % 180) / 100}')"
     kill -9 "$MOUNT_PID"
     wait "$MOUNT_PID" 2>/dev/null || true
     wait $wpid || true
