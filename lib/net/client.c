@@ -70,6 +70,43 @@ struct ens_http_conn {
     bool closed; /* the server said Connection: close */
 };
 
+int ens_net_split_addr(const char *addr, int default_port, char **host, int *port, ens_error_t *err)
+{
+    const char *colon;
+    _cleanup_free_ char *h = NULL;
+    if (addr[0] == '[') {
+        const char *end = strchr(addr, ']');
+        if (end == NULL)
+            return ens_error(err, EINVAL, "address '%s': missing ']'", addr);
+        h = strndup(addr + 1, (size_t)(end - addr - 1));
+        colon = end[1] == ':' ? end + 1 : NULL;
+        if (end[1] != '\0' && end[1] != ':')
+            return ens_error(err, EINVAL, "address '%s': junk after ']'", addr);
+    } else {
+        colon = strrchr(addr, ':');
+        h = colon ? strndup(addr, (size_t)(colon - addr)) : strdup(addr);
+    }
+    if (h == NULL)
+        return ens_error(err, ENOMEM, "out of memory");
+    int p = default_port;
+    if (colon != NULL) {
+        char *end = NULL;
+        long v = strtol(colon + 1, &end, 10);
+        if (colon[1] == '\0' || *end != '\0' || v < 0 || v > 65535)
+            return ens_error(err, EINVAL, "address '%s': invalid port", addr);
+        p = (int)v;
+    }
+    if (p < 0)
+        return ens_error(err, EINVAL, "address '%s': no port", addr);
+    if (h[0] == '\0') {
+        free(h);
+        h = strdup("127.0.0.1");
+    }
+    *host = ens_steal(&h);
+    *port = p;
+    return 0;
+}
+
 static int set_blocking_with_timeouts(int fd, int timeout_s)
 {
     int fl = fcntl(fd, F_GETFL);

@@ -68,6 +68,15 @@ vkey=$(jq -r '.volumes[] | select(.name=="data") | .key' "$TMP/cfg.json")
 [ ${#vkey} -ge 32 ] || fail "volume key missing: $(jq -c .volumes "$TMP/cfg.json")"
 pass "honest runtime gets its configuration"
 
+STATIC=$ENSCONCE_BUILD_ROOT/tests/cas/ens-test-attest-static
+if [ -x "$STATIC" ]; then
+    file "$STATIC" | grep -q "statically linked" || fail "ens-test-attest-static is not static"
+    OUT=$(ATTEST_BIN=$STATIC; "$STATIC" --cas "$CAS_AADDR" --pin "$CAS_PIN" --las "$LAS_ADDR_a" --config-id app/svc \
+        --measurement "$M1") || fail "the statically linked client failed"
+    jq -e .certificate <<<"$OUT" >/dev/null || fail "static client: no configuration"
+    pass "a fully static client (lib/attest + OpenSSL + jansson + libc) attests"
+fi
+
 runtime "$LAS_SOCK_a" app/svc "$M1"
 [ "$RC" = 0 ] || fail "attestation through the LAS Unix socket refused: $ERR"
 pass "LAS over a Unix socket"
