@@ -228,6 +228,20 @@ static int check_spls(X509 *x, const char *product, const uint8_t *tcb, char *wh
     return 0;
 }
 
+/* REPORTED_TCB's SPLs as integer measurements, so policies can ask for minimums ("tcb_snp_min"). */
+static void spl_claims(json_t *claims, const char *product, const uint8_t *tcb)
+{
+    json_t *m = json_object_get(claims, "measurements");
+    bool turin = strncmp(product, "Turin", 5) == 0;
+    json_object_set_new(m, "tcb_bootloader", json_integer(tcb[turin ? 1 : 0]));
+    json_object_set_new(m, "tcb_tee", json_integer(tcb[turin ? 2 : 1]));
+    json_object_set_new(m, "tcb_snp", json_integer(tcb[turin ? 3 : 6]));
+    json_object_set_new(m, "tcb_microcode", json_integer(tcb[7]));
+    if (turin)
+        json_object_set_new(m, "tcb_fmc", json_integer(tcb[0]));
+    json_object_set_new(claims, "product", json_string(product));
+}
+
 struct snp_sel {
     X509 *x;
     bool vlek;
@@ -312,7 +326,7 @@ int tee_snp_verify(const struct ens_tee_input *in, const struct ens_tee_collater
     const bool use_cache = sk_X509_num(extra) == 0;
     struct snp_sel *sel = use_cache ? tee_obj_get(c, 'S', sel_key) : NULL;
     if (sel && try_cert(c, sel->x, sel->product, sel->vlek, true, r, extra, at, &last) == 0) {
-        json_object_set_new(claims, "product", json_string(sel->product));
+        spl_claims(claims, sel->product, tcb);
         return 0;
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -349,7 +363,7 @@ int tee_snp_verify(const struct ens_tee_input *in, const struct ens_tee_collater
                         free(n);
                 }
             }
-            json_object_set_new(claims, "product", json_string(product));
+            spl_claims(claims, product, tcb);
             return 0;
         }
     }

@@ -732,6 +732,12 @@ static void test_policy(void **state)
     ACCEPT(snp, buf, NULL);
     snprintf(buf, sizeof(buf), "{%s\"measurements\":{\"measurement\":\"%s\",\"policy\":\"0x%llx\"}}", tol, meas, pol);
     ACCEPT(snp, buf, NULL);
+    long long snpspl = (long long)json_integer_value(json_object_get(sm, "tcb_snp"));
+    assert_true(json_is_integer(json_object_get(sm, "tcb_microcode")));
+    snprintf(buf, sizeof(buf), "{%s\"measurements\":{\"tcb_snp_min\":%lld}}", tol, snpspl);
+    ACCEPT(snp, buf, NULL);
+    snprintf(buf, sizeof(buf), "{%s\"measurements\":{\"tcb_snp_min\":%lld}}", tol, snpspl + 1);
+    REJECT(snp, buf, NULL, "tcb_snp");
     snprintf(buf, sizeof(buf), "{%s\"measurements\":{\"policy\":%lld}}", tol, pol ^ 1);
     REJECT(snp, buf, NULL, "policy");
     snprintf(buf, sizeof(buf), "{%s\"measurements\":{\"host_data\":\"%064d\"}}", tol, 1);
