@@ -935,22 +935,36 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
     _cleanup_free_ char *buf = malloc(size);
     if (!buf)
         return (void)fuse_reply_err(req, ENOMEM);
+    /* Offsets: 1 after ".", 2 after "..", then 2 + the entry's cookie, so that entries
+     * removed between calls (rm -rf) make nothing else be skipped. */
     size_t used = 0;
-    for (size_t i = (size_t)off; i < d->nents + 2; i++) {
+    for (off_t k = off; k < 2; k++) {
         struct stat st;
         memset(&st, 0, sizeof(st));
-        const char *name;
-        if (i < 2) {
-            name = i == 0 ? "." : "..";
-            st.st_ino = i == 0 ? d->ino : (d->ino == 1 ? 1 : d->parent);
-            st.st_mode = S_IFDIR;
-        } else {
-            struct sh_node *c = node(fs, d->ents[i - 2].ino);
-            name = d->ents[i - 2].name;
-            st.st_ino = c->ino;
-            st.st_mode = c->type == SH_DIR ? S_IFDIR : c->type == SH_LNK ? S_IFLNK : S_IFREG;
-        }
-        size_t l = fuse_add_direntry(req, buf + used, size - used, name, &st, (off_t)(i + 1));
+        st.st_ino = k == 0 ? d->ino : (d->ino == 1 ? 1 : d->parent);
+        st.st_mode = S_IFDIR;
+        size_t l = fuse_add_direntry(req, buf + used, size - used, k == 0 ? "." : "..", &st, k + 1);
+        if (l > size - used)
+            return (void)fuse_reply_buf(req, buf, used);
+        used += l;
+    }
+    uint64_t after = off > 2 ? (uint64_t)off - 2 : 0;
+    size_t lo = 0, hi = d->nents; /* first entry with cookie > after */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (d->ents[mid].cookie <= after)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < d->nents; i++) {
+        struct stat st;
+        memset(&st, 0, sizeof(st));
+        struct sh_node *c = node(fs, d->ents[i].ino);
+        st.st_ino = c->ino;
+        st.st_mode = c->type == SH_DIR ? S_IFDIR : c->type == SH_LNK ? S_IFLNK : S_IFREG;
+        size_t l = fuse_add_direntry(req, buf + used, size - used, d->ents[i].name, &st,
+                                     (off_t)(d->ents[i].cookie + 2));
         if (l > size - used)
             break;
         used += l;

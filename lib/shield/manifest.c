@@ -9,6 +9,8 @@
 #include "crypto/digest.h"
 #include "shield/shield_internal.h"
 
+uint64_t sh_nchunks(uint64_t size, uint32_t chunk) { return (size + chunk - 1) / chunk; }
+
 struct sh_manifest *sh_manifest_new(uint32_t chunk)
 {
     struct sh_manifest *m = calloc(1, sizeof(*m));
@@ -101,6 +103,7 @@ int sh_dir_add(struct sh_node *dir, const char *name, uint64_t ino)
         return -1;
     dir->ents[dir->nents].name = s;
     dir->ents[dir->nents].ino = ino;
+    dir->ents[dir->nents].cookie = ++dir->next_cookie;
     dir->nents++;
     return 0;
 }
@@ -453,6 +456,8 @@ int sh_manifest_parse(const char *buf, size_t len, struct sh_manifest **out, ens
             }
             if (n->nents > 1) {
                 qsort(n->ents, n->nents, sizeof(*n->ents), cmp_ent);
+                for (size_t i = 0; i < n->nents; i++)
+                    n->ents[i].cookie = i + 1; /* keep cookies increasing in array order */
                 for (size_t i = 1; i < n->nents; i++)
                     if (strcmp(n->ents[i - 1].name, n->ents[i].name) == 0) {
                         ens_error(err, EINVAL, "manifest: %s: duplicate entry name", ctx);

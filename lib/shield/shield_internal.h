@@ -32,6 +32,7 @@ enum sh_type { SH_DIR = 1, SH_REG = 2, SH_LNK = 3 };
 struct sh_dirent {
     char *name;
     uint64_t ino;
+    uint64_t cookie; /* readdir offset: increasing in array order, stable across removals */
 };
 
 struct sh_tent {
@@ -78,6 +79,7 @@ struct sh_node {
     /* directories */
     struct sh_dirent *ents;
     size_t nents, capents;
+    uint64_t next_cookie;
     /* derived / runtime */
     uint32_t nlink;
     uint64_t parent; /* first link, for messages */

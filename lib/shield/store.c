@@ -15,8 +15,6 @@
 
 uint64_t sh_get64(const uint8_t *p);
 
-uint64_t sh_nchunks(uint64_t size, uint32_t chunk) { return (size + chunk - 1) / chunk; }
-
 size_t sh_chunk_len(const struct sh_manifest *m, const struct sh_node *n, uint64_t idx)
 {
     uint64_t start = idx * m->chunk;

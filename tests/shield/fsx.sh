@@ -60,3 +60,15 @@ stat -c '%a %u %g %h %F' mnt/private mnt/public mnt/locked mnt/shared >perm.mnt2
 cmp perm.mnt2 perm.plain || fail "permissions not kept across remount"
 shield_umount mnt "$TMP/perm2.log"
 pass "permissions, owners and the sticky bit enforced and kept across remount"
+
+# big directories: listing while removing must not skip entries (rm -rf), names stay sorted-stable
+rm -rf vol && T0=$("$ENSCONCE" fs init -k key vol)
+shield_mount vol mnt "$TMP/big.log" -k key -T "$T0" --rw -i 1000
+mkdir mnt/big
+for i in $(seq 1 2000); do : >"mnt/big/file-with-a-longish-name-$i"; done
+[ "$(ls mnt/big | wc -l)" = 2000 ] || fail "listing of 2000 entries: $(ls mnt/big | wc -l)"
+[ "$(find mnt/big -type f | wc -l)" = 2000 ] || fail "find in 2000 entries"
+rm -rf mnt/big || fail "rm -rf of a 2000-entry directory"
+[ ! -e mnt/big ] || fail "mnt/big still exists"
+shield_umount mnt "$TMP/big.log"
+pass "2000-entry directory listed and removed with rm -rf"
