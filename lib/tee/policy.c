@@ -245,3 +245,25 @@ int ens_tee_check_policy(const json_t *claims, const struct ens_tee_policy *p, c
         return -1;
     return 0;
 }
+
+int ens_tee_check_measurement_list(const json_t *claims, const char *const *hex, size_t n, ens_error_t *err)
+{
+    const char *m = ens_tee_claims_measurement(claims);
+    const char *tee = json_string_value(json_object_get(claims, "tee"));
+    if (!m)
+        return ens_error(err, EACCES, "policy: the claims carry no primary measurement");
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *w = hex[i];
+        if (!w)
+            continue;
+        if (strncasecmp(w, "0x", 2) == 0)
+            w += 2;
+        if (strlen(w) == strlen(m) && strcasecmp(w, m) == 0)
+            return 0;
+    }
+    return ens_error(err, EACCES, "policy: %s %s is not among the %zu measurements the policy names",
+                     tee && strcmp(tee, "sgx") == 0 ? "MRENCLAVE" : tee && strcmp(tee, "tdx") == 0 ? "MRTD" : "MEASUREMENT",
+                     m, n);
+}

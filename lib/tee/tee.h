@@ -164,6 +164,12 @@ void ens_tee_policy_clear(struct ens_tee_policy *p);
 int ens_tee_check_policy(const json_t *claims, const struct ens_tee_policy *p,
                          const uint8_t expected_report_data[64], ens_error_t *err);
 
+/* The session language's per-service measurement list (`mrenclaves`): accepts
+ * when the claims' primary measurement (SGX MRENCLAVE, TDX MRTD, SNP
+ * MEASUREMENT) equals one entry (hex, case-insensitive, optional 0x).  An
+ * empty list accepts any measurement. */
+int ens_tee_check_measurement_list(const json_t *claims, const char *const *hex, size_t n, ens_error_t *err);
+
 /* ---- configfs-tsm (Linux >= 6.7) --------------------------------------- */
 
 struct ens_tee_tsm_opts {

@@ -7,6 +7,7 @@
  * sample), every truncation length, appended data, and collateral swapped
  * between vectors.  Each rejection must name a known verification step.
  */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -710,6 +711,16 @@ static void test_policy(void **state)
     REJECT(tdx, buf, NULL, "rtmr0");
     REJECT(tdx, "{\"measurements\":{\"measurement\":\"00\"}}", NULL, "no measurement");
 
+    /* The session's measurement list (mrenclaves) against TDX MRTD. */
+    {
+        ens_error_t e = NULL;
+        const char *list_ok[] = {other, mrtd};
+        assert_int_equal(ens_tee_check_measurement_list(tdx, list_ok, 2, &e), 0);
+        const char *list_bad[] = {other};
+        assert_int_equal(ens_tee_check_measurement_list(tdx, list_bad, 1, &e), -1);
+        assert_non_null(strstr(ens_error_msg(e), "MRTD"));
+        ens_error_release(&e);
+    }
     /* REPORTDATA binding. */
     uint8_t rd[64];
     const char *rdhex = json_string_value(json_object_get(tdx, "report_data"));
@@ -740,6 +751,19 @@ static void test_policy(void **state)
     REJECT(snp, buf, NULL, "tcb_snp");
     snprintf(buf, sizeof(buf), "{%s\"measurements\":{\"policy\":%lld}}", tol, pol ^ 1);
     REJECT(snp, buf, NULL, "policy");
+    {
+        ens_error_t e = NULL;
+        char upper[97];
+        snprintf(upper, sizeof(upper), "%s", meas);
+        for (char *u = upper; *u; u++)
+            *u = (char)toupper((unsigned char)*u);
+        const char *l1[] = {upper};
+        assert_int_equal(ens_tee_check_measurement_list(snp, l1, 1, &e), 0);
+        const char *l2[] = {mrtd};
+        assert_int_equal(ens_tee_check_measurement_list(snp, l2, 1, &e), -1);
+        assert_non_null(strstr(ens_error_msg(e), "MEASUREMENT"));
+        ens_error_release(&e);
+    }
     snprintf(buf, sizeof(buf), "{%s\"measurements\":{\"host_data\":\"%064d\"}}", tol, 1);
     REJECT(snp, buf, NULL, "host_data");
     snprintf(other, sizeof(other), "%s", meas);
