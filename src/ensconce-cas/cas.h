@@ -97,6 +97,8 @@ char *cas_metrics_render(struct cas_metrics *m, int64_t sessions);
 /* ---- the service ---- */
 struct cas {
     cas_store *store;
+    cas_store *log_store; /* a second connection for the committer (NULL: use store), so that
+                             its fsyncs do not hold the lock attestation requests read under */
     ens_nonce_store *nonces;
     EVP_PKEY *key;       /* TLS key (its evidence binds it) */
     X509 *cert;

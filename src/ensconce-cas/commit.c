@@ -33,19 +33,20 @@ struct cas_committer {
 
 int cas_records_write(struct cas *cas, struct cas_record *const *recs, size_t n, ens_error_t *err)
 {
-    if (cas_store_begin(cas->store, err) < 0)
+    cas_store *st = cas->log_store ? cas->log_store : cas->store;
+    if (cas_store_begin(st, err) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const struct cas_record *r = recs[i];
         if (!r->valid)
             continue;
-        if ((r->add_key && cas_store_add_attested_key(cas->store, r->actor, r->session, r->service, r->expires, err) < 0)
-            || cas_store_audit(cas->store, r->actor, r->action, r->object, r->result, r->detail, err) < 0) {
-            cas_store_rollback(cas->store);
+        if ((r->add_key && cas_store_add_attested_key(st, r->actor, r->session, r->service, r->expires, err) < 0)
+            || cas_store_audit(st, r->actor, r->action, r->object, r->result, r->detail, err) < 0) {
+            cas_store_rollback(st);
             return -1;
         }
     }
-    return cas_store_commit(cas->store, err);
+    return cas_store_commit(st, err);
 }
 
 static void deliver(evutil_socket_t fd, short what, void *arg)

@@ -166,7 +166,7 @@ static int serve(int argc, char **argv)
     _cleanup_free_ char *mkp = master ? strdup(master) : ens_path_join(data, "master.key");
     if (self_measurement(cas.measurement, &err) < 0
         || ens_tls_load_or_create(data, "tls", "ensconce-cas", san, &cas.key, &cas.cert, &err) < 0
-        || cas_store_open(dbp, mkp, &cas.store, &err) < 0)
+        || cas_store_open(dbp, mkp, &cas.store, &err) < 0 || cas_store_open(dbp, mkp, &cas.log_store, &err) < 0)
         return ens_error_report(&err, PROG);
     cas.nonces = ens_nonce_store_new(ENS_NONCE_TTL_S, 1 << 18);
     SSL_CTX *client_tls = ens_tls_server_ctx(cas.key, cas.cert, true, &err);
@@ -203,6 +203,7 @@ static int serve(int argc, char **argv)
     ens_http_server_stop(cs);
     ens_http_server_stop(as);
     cas_commit_free(&cas);
+    cas_store_close(cas.log_store);
     cas_store_close(cas.store);
     ens_nonce_store_free(cas.nonces);
     EVP_PKEY_free(cas.key);
