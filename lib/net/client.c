@@ -428,8 +428,22 @@ static char *header_value(char *line, const char *name)
     return v;
 }
 
+static int request_(ens_http_conn *c, const char *method, const char *path, const char *ctype, const void *body,
+                    size_t len, struct ens_http_response *resp, ens_error_t *err);
+
 int ens_http_request(ens_http_conn *c, const char *method, const char *path, const char *ctype,
                      const void *body, size_t len, struct ens_http_response *resp, ens_error_t *err)
+{
+    int r = request_(c, method, path, ctype, body, len, resp, err);
+    if (r < 0) {
+        ens_http_response_clear(resp);
+        c->closed = true; /* the stream position is unknown after a failure */
+    }
+    return r;
+}
+
+static int request_(ens_http_conn *c, const char *method, const char *path, const char *ctype, const void *body,
+                    size_t len, struct ens_http_response *resp, ens_error_t *err)
 {
     memset(resp, 0, sizeof(*resp));
     if (c->closed)
