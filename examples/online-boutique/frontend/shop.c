@@ -578,7 +578,8 @@ static bool referer_ok(const fe_request *req)
         rest = r + 7;
     else if (strncmp(r, "https://", 8) == 0)
         rest = r + 8;
-    if (!rest || !req->host)
+    /* An empty Host would let "http:///evil.example/" through, which browsers read as evil.example. */
+    if (!rest || !req->host || !*req->host)
         return false;
     size_t hl = strlen(req->host);
     return strncmp(rest, req->host, hl) == 0 && (rest[hl] == '/' || rest[hl] == '\0');
