@@ -648,11 +648,14 @@ static void set_status(rpc_status *st, int code, const char *msg, size_t len)
 static pthread_key_t cq_key;
 static pthread_once_t cq_once = PTHREAD_ONCE_INIT;
 
+/* The queue holds a gRPC library reference (grpc_init in thread_cq), so it
+ * is never destroyed after the library was shut down by the last channel. */
 static void cq_destroy(void *p)
 {
     grpc_completion_queue *cq = p;
     grpc_completion_queue_shutdown(cq);
     grpc_completion_queue_destroy(cq);
+    grpc_shutdown();
 }
 
 static void cq_key_init(void) { pthread_key_create(&cq_key, cq_destroy); }
@@ -662,6 +665,7 @@ static grpc_completion_queue *thread_cq(void)
     pthread_once(&cq_once, cq_key_init);
     grpc_completion_queue *cq = pthread_getspecific(cq_key);
     if (!cq) {
+        grpc_init();
         cq = grpc_completion_queue_create_for_pluck(NULL);
         pthread_setspecific(cq_key, cq);
     }
