@@ -45,6 +45,37 @@ json_t *ens_image_inspect(ens_image *img, ens_error_t *err);
 int ens_image_manifest_digest(ens_image *img, char out[72], ens_error_t *err);
 size_t ens_image_layer_count(const ens_image *img);
 
+/* Layers, bottom first. */
+struct ens_image_layer {
+    const char *digest;     /* blob digest */
+    const char *diff_id;    /* uncompressed digest (from the config) */
+    const char *media_type;
+    int64_t size;
+};
+int ens_image_layer_info(const ens_image *img, size_t i, struct ens_image_layer *out);
+
+/* One entry of a layer as ens_image_layer_walk() presents it. */
+struct ens_image_entry {
+    const char *path;     /* cleaned, relative to the root ("etc/passwd"); whiteouts keep their .wh. name */
+    unsigned mode;        /* type and permission bits (S_IFREG | 0644 ...) */
+    unsigned uid, gid;
+    int64_t size;
+    const char *linkname; /* symlink target, or hard link target (cleaned) */
+    bool hardlink;
+};
+struct ens_image_data;
+/* Reads the current regular file's contents (0 at the end, < 0 on error). */
+long ens_image_data_read(struct ens_image_data *d, void *buf, size_t len);
+/* Calls cb for every entry of layer i (digests verified; a hostile entry stops the walk with an
+ * error).  cb returns < 0 to fail, 1 to stop early, 0 to go on. */
+typedef int (*ens_image_entry_cb)(void *ud, const struct ens_image_entry *e, struct ens_image_data *data,
+                                  ens_error_t *err);
+int ens_image_layer_walk(ens_image *img, size_t i, ens_image_entry_cb cb, void *ud, ens_error_t *err);
+/* Reads the file at path (absolute, as the container sees it: upper layers, whiteouts, symlinks
+ * and hard links resolved) into *buf (NUL-terminated), refusing more than max bytes.
+ * Returns 0, or 1 when there is no such file (then *buf is NULL), or -1 on error. */
+int ens_image_read_file(ens_image *img, const char *path, size_t max, char **buf, size_t *len, ens_error_t *err);
+
 /* Removes paths (absolute, as seen in the image; a directory with everything below it) from every
  * layer; only the layers that hold any of them are rewritten. */
 int ens_image_remove_paths(ens_image *img, const char *const *paths, size_t n, ens_error_t *err);

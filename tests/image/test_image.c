@@ -417,6 +417,96 @@ static void test_xattrs(void **state)
     assert_int_equal(ens_rm_rf(tmp, &err), 0);
 }
 
+static void put(const char *dir, const char *rel, const char *data)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%s", dir, rel);
+    ens_error_t err = NULL;
+    char *slash = strrchr(p, '/');
+    *slash = '\0';
+    assert_int_equal(ens_mkdir_p(p, 0755, &err), 0);
+    *slash = '/';
+    if (data) {
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs(data, f);
+        fclose(f);
+    }
+}
+
+static int count_cb(void *ud, const struct ens_image_entry *e, struct ens_image_data *d, ens_error_t *err)
+{
+    (void)d;
+    (void)err;
+    (void)e;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static void test_read_file(void **state)
+{
+    (void)state;
+    char tmp[] = "/var/tmp/ens-rf-XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    char l1[300], l2[300];
+    snprintf(l1, sizeof(l1), "%s/l1", tmp);
+    snprintf(l2, sizeof(l2), "%s/l2", tmp);
+    put(l1, "etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+    put(l1, "etc/gone", "old");
+    put(l1, "opq/lower", "lower");
+    put(l1, "app/real", "content");
+    char p[512], q[512];
+    snprintf(p, sizeof(p), "%s/app/link", l1);
+    assert_int_equal(symlink("real", p), 0);
+    snprintf(p, sizeof(p), "%s/app/abs", l1);
+    assert_int_equal(symlink("/etc/passwd", p), 0);
+    snprintf(p, sizeof(p), "%s/app/real", l1);
+    snprintf(q, sizeof(q), "%s/app/hard", l1);
+    assert_int_equal(link(p, q), 0);
+    put(l2, "etc/.wh.gone", "");
+    put(l2, "opq/.wh..wh..opq", "");
+    put(l2, "opq/upper", "upper");
+    put(l2, "etc/passwd", "changed\n");
+    ens_error_t err = NULL;
+    ens_image *img;
+    assert_int_equal(ens_image_new(NULL, &img, &err), 0);
+    assert_int_equal(ens_image_add_layer_dir(img, l1, "/", &err), 0);
+    assert_int_equal(ens_image_add_layer_dir(img, l2, "/", &err), 0);
+    char *buf;
+    size_t len;
+    assert_int_equal(ens_image_read_file(img, "/etc/passwd", 1000, &buf, &len, &err), 0);
+    assert_string_equal(buf, "changed\n");
+    free(buf);
+    assert_int_equal(ens_image_read_file(img, "/etc/gone", 1000, &buf, &len, &err), 1);
+    assert_null(buf);
+    assert_int_equal(ens_image_read_file(img, "/opq/lower", 1000, &buf, &len, &err), 1);
+    assert_int_equal(ens_image_read_file(img, "/opq/upper", 1000, &buf, &len, &err), 0);
+    assert_string_equal(buf, "upper");
+    free(buf);
+    assert_int_equal(ens_image_read_file(img, "/app/link", 1000, &buf, &len, &err), 0);
+    assert_string_equal(buf, "content");
+    free(buf);
+    assert_int_equal(ens_image_read_file(img, "/app/hard", 1000, &buf, &len, &err), 0);
+    assert_string_equal(buf, "content");
+    free(buf);
+    assert_int_equal(ens_image_read_file(img, "/app/abs", 1000, &buf, &len, &err), 0);
+    assert_string_equal(buf, "changed\n");
+    free(buf);
+    assert_int_equal(ens_image_read_file(img, "/app/real", 3, &buf, &len, &err), -1);
+    assert_non_null(strstr(ens_error_msg(err), "limit"));
+    ens_error_release(&err);
+    assert_int_equal(ens_image_read_file(img, "/nope", 3, &buf, &len, &err), 1);
+    int n = 0;
+    assert_int_equal(ens_image_layer_walk(img, 1, count_cb, &n, &err), 0);
+    assert_true(n >= 6);
+    struct ens_image_layer li;
+    assert_int_equal(ens_image_layer_info(img, 0, &li), 0);
+    assert_true(ens_digest_valid(li.digest) && ens_digest_valid(li.diff_id));
+    assert_int_equal(ens_image_layer_info(img, 2, &li), -1);
+    ens_image_free(img);
+    assert_int_equal(ens_rm_rf(tmp, &err), 0);
+}
+
 static void test_entry_check(void **state)
 {
     (void)state;
@@ -491,6 +581,7 @@ int main(void)
         cmocka_unit_test(test_refs),         cmocka_unit_test(test_paths),     cmocka_unit_test(test_www_auth),
         cmocka_unit_test(test_auth_file),    cmocka_unit_test(test_documents), cmocka_unit_test(test_whiteouts),
         cmocka_unit_test(test_entry_check),  cmocka_unit_test(test_edits),     cmocka_unit_test(test_xattrs),
+        cmocka_unit_test(test_read_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
