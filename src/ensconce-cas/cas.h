@@ -68,6 +68,8 @@ int cas_store_add_attested_key(cas_store *s, const char *key_id, const char *ses
 /* 0 found (service copied into *service), 1 absent/expired. */
 int cas_store_attested_key(cas_store *s, const char *key_id, const char *session, char **service,
                            ens_error_t *err);
+/* Drops attested keys past their lifetime. */
+int cas_store_purge_expired(cas_store *s, ens_error_t *err);
 /* Volume tags ever accepted (a tag seen before is a rollback). */
 bool cas_store_tag_seen(cas_store *s, const char *session, const char *volume, const char *tag);
 int cas_store_add_tag(cas_store *s, const char *session, const char *volume, const char *tag, ens_error_t *err);

@@ -96,7 +96,16 @@ static void *committer_main(void *arg)
     struct cas_committer *c = cas->committer;
     struct cas_record *recs[MAX_BATCH];
     struct cas_job *jobs[MAX_BATCH];
+    time_t last_purge = 0;
     for (;;) {
+        if (time(NULL) - last_purge > 3600) {
+            /* attested_keys would otherwise grow by one row per attestation forever. */
+            ens_error_t perr = NULL;
+            if (cas_store_purge_expired(cas->log_store ? cas->log_store : cas->store, &perr) < 0)
+                fprintf(stderr, "ensconce-cas: %s\n", ens_error_msg(perr));
+            ens_error_release(&perr);
+            last_purge = time(NULL);
+        }
         pthread_mutex_lock(&c->mu);
         while (c->head == NULL && !c->stopping)
             pthread_cond_wait(&c->cv, &c->mu);

@@ -613,6 +613,21 @@ int cas_store_attested_key(cas_store *s, const char *key_id, const char *session
     return r;
 }
 
+int cas_store_purge_expired(cas_store *s, ens_error_t *err)
+{
+    cas_store_lock(s);
+    sqlite3_stmt *st = NULL;
+    int r;
+    if (sqlite3_prepare_v2(s->db, "DELETE FROM attested_keys WHERE expires <= ?", -1, &st, NULL) != SQLITE_OK) {
+        r = db_error(s, err, "purging attested keys");
+    } else {
+        sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+        r = step_done(s, st, "purging attested keys", err);
+    }
+    cas_store_unlock(s);
+    return r;
+}
+
 bool cas_store_tag_seen(cas_store *s, const char *session, const char *volume, const char *tag)
 {
     cas_store_lock(s);

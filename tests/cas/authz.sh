@@ -119,6 +119,14 @@ ENSCONCE_CONFIG_DIR=$TMP/client-other expect_fail "$ENSCONCE" cas platform list 
 assert_contains "$OUT" "not a CAS administrator"
 pass "unauthenticated and non-admin clients refused"
 
+# The audit log over the API: administrators only, and it verifies.
+client admin
+attest_cas
+"$ENSCONCE" cas audit verify --cas "$CAS_ADDR" >/dev/null || fail "audit verify over the API"
+ENSCONCE_CONFIG_DIR=$TMP/client-other expect_fail "$ENSCONCE" cas audit verify --cas "$CAS_ADDR"
+assert_contains "$OUT" "not a CAS administrator"
+pass "audit log over the API: administrators only"
+
 # Every refusal is in the (verified) audit log.
 audit_has session.update s5 refused "may not update"
 "$ENSCONCE" cas audit verify --data "$CAS_DATA" >/dev/null
