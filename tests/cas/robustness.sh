@@ -94,6 +94,26 @@ print("slow clients dropped after %.1fs" % (time.time() - t0))
 PY
 pass "slow clients dropped"
 
+# Clients that vanish before their (batched, audited) attestation reply: no crash, no leak,
+# and every decision is still in the audit log.
+"$PYTHON" - "$CAS_APORT" "$ID" <<'PY' || fail "vanishing clients"
+import json, socket, ssl, sys
+port, d = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+ctx.load_cert_chain(d + "/identity.crt", d + "/identity.key")
+body = json.dumps({"config_id": "a/b", "nonce": "00" * 32, "evidence": {"type": "sim"}}).encode()
+for i in range(40):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)))
+    s.send(b"POST /v1/attest HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    if i % 2:
+        r = s.recv(4096)
+        assert r.startswith(b"HTTP/1.1 403 "), r
+    s.close()
+PY
+n=$("$ENSCONCE" cas audit verify --data "$CAS_DATA" -v | grep -c " attest a/b refused ")
+[ "$n" -ge 40 ] || fail "only $n of 40 refused attestations audited"
+pass "clients vanishing before the reply; every decision audited"
+
 # TLS 1.3 only (openssl s_client as the independent client).
 if echo | openssl s_client -connect "$CAS_ADDR" -tls1_2 >/dev/null 2>&1; then fail "TLS 1.2 accepted"; fi
 tls13=$(openssl s_client -connect "$CAS_ADDR" -tls1_3 </dev/null 2>&1 || true)
