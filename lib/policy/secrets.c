@@ -360,7 +360,7 @@ static X509 *issue_cert(const struct cert_req *r, ens_error_t *err)
         goto fail;
     if (add_ext(x, r->issuer_cert, NID_subject_key_identifier, "hash") < 0)
         goto fail;
-    if (r->issuer_cert && add_ext(x, r->issuer_cert, NID_authority_key_identifier, "keyid:always") < 0)
+    if (r->issuer_cert && add_ext(x, r->issuer_cert, NID_authority_key_identifier, "keyid,issuer") < 0)
         goto fail;
     if (r->dns_count + r->ip_count) {
         size_t cap = 1;
