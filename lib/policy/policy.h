@@ -98,11 +98,11 @@ typedef enum {
 } ens_key_type_t;
 
 typedef struct {
-    char *name;                /* [A-Za-z0-9_-]{1,128} */
+    char *name;                /* [A-Za-z0-9_.~-]{1,128}, not starting with . */
     ens_secret_kind_t kind;
     bool kind_set;             /* false only for an import without `kind` (taken from the exporter) */
     size_t size;               /* ascii/binary: length in bytes (ascii default 20, binary default 32) */
-    char *value;               /* explicit value (ascii text; binary given as hex/base64 is decoded), or NULL */
+    char *value;               /* explicit value: ascii text, decoded base64 (binary), PEM (keys, certs); or NULL */
     size_t value_len;
     ens_key_type_t key_type;   /* private-key, and the key generated for x509/x509-ca without private_key */
     char *private_key;         /* x509/x509-ca: name of a private-key secret, or NULL (own key generated) */
