@@ -111,6 +111,11 @@ struct cas {
     struct cas_committer *committer;
 };
 
+/* Hardware evidence (hw.c): loads the collateral store (if present) and registers the
+ * sgx/tdx/snp verifiers. */
+int cas_hw_init(const char *collateral_dir, ens_error_t *err);
+void cas_hw_free(void);
+
 void cas_api_client(struct evhttp_request *req, void *arg);
 /* The request logic without HTTP (also driven by fuzz/cas): each returns the HTTP status and
  * either *reply (JSON, owned by the caller) or a message in out. */

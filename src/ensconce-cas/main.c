@@ -41,6 +41,8 @@ static void usage(FILE *f)
             "                       (default DNS:localhost,DNS:cas,IP:127.0.0.1,IP:::1)\n"
             "  --threads N          event-loop threads per API (default 2)\n"
             "  --timeout S          drop clients idle for S seconds mid-request (default 10)\n"
+            "  --collateral DIR     hardware attestation collateral (default DIR/collateral; see\n"
+            "                       `ensconce cas collateral add`), loaded at start\n"
             "  -h, --help           this help\n\n"
             "`measurement` prints the CAS's measurement (SHA-256 of this executable): the value for\n"
             "`ensconce cas attest ADDR --measurement M`.  `identity` prints the TLS key id.\n");
@@ -111,6 +113,7 @@ static int lock_data_dir(const char *dir, ens_error_t *err)
 
 static int serve(int argc, char **argv)
 {
+    const char *collateral = NULL;
     const char *data = "/var/lib/ensconce-cas", *master = NULL, *listen = "127.0.0.1:8081",
                *alisten = "127.0.0.1:18765", *san = "DNS:localhost,DNS:cas,IP:127.0.0.1,IP:::1";
     unsigned threads = 2;
@@ -122,10 +125,11 @@ static int serve(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'}, {"attest-listen", required_argument, NULL, 'a'},
         {"admin", required_argument, NULL, 'A'}, {"san", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, 't'}, {"timeout", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"collateral", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
+        case 'C': collateral = optarg; break;
         case 'd': data = optarg; break;
         case 'm': master = optarg; break;
         case 'l': listen = optarg; break;
@@ -164,7 +168,8 @@ static int serve(int argc, char **argv)
         return ens_error_report(&err, PROG);
     _cleanup_free_ char *dbp = ens_path_join(data, "cas.db");
     _cleanup_free_ char *mkp = master ? strdup(master) : ens_path_join(data, "master.key");
-    if (self_measurement(cas.measurement, &err) < 0
+    _cleanup_free_ char *colp = collateral ? strdup(collateral) : ens_path_join(data, "collateral");
+    if (cas_hw_init(colp, &err) < 0 || self_measurement(cas.measurement, &err) < 0
         || ens_tls_load_or_create(data, "tls", "ensconce-cas", san, &cas.key, &cas.cert, &err) < 0
         || cas_store_open(dbp, mkp, &cas.store, &err) < 0 || cas_store_open(dbp, mkp, &cas.log_store, &err) < 0)
         return ens_error_report(&err, PROG);
@@ -203,6 +208,7 @@ static int serve(int argc, char **argv)
     ens_http_server_stop(cs);
     ens_http_server_stop(as);
     cas_commit_free(&cas);
+    cas_hw_free();
     cas_store_close(cas.log_store);
     cas_store_close(cas.store);
     ens_nonce_store_free(cas.nonces);

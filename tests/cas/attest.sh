@@ -105,6 +105,12 @@ runtime "$LAS_ADDR_a" app/svc "$M1" no-cert
 [ "$RC" = 3 ] || fail "attestation without a client certificate accepted (rc $RC)"
 pass "attestation without a client certificate refused"
 
+runtime "$LAS_ADDR_a" app/svc "$M1" hw-junk
+[ "$RC" = 3 ] || fail "garbage hardware evidence accepted (rc $RC)"
+case $ERR in *"not supported by this CAS"*) fail "tdx evidence not dispatched to lib/tee: $ERR" ;; esac
+audit_has attest app/svc refused
+pass "hardware evidence is dispatched to the lib/tee verifier (garbage quote refused)"
+
 runtime "$LAS_ADDR_b" app/svc "$M1"
 [ "$RC" = 3 ] || fail "evidence from an unregistered platform accepted (rc $RC)"
 assert_contains "$ERR" "not registered"

@@ -111,6 +111,11 @@ static int manual(const char *mode, ens_error_t *err)
         r = post_attest(key, cert, nh, ev, &cfg, err);
     } else if (strcmp(mode, "wrong-key") == 0) {
         r = post_attest(other, ocert, nh, ev, &cfg, err); /* evidence bound to key, TLS with other */
+    } else if (strcmp(mode, "hw-junk") == 0) {
+        /* A hardware envelope whose quote is garbage: lib/tee must refuse it. */
+        json_t *hw = json_pack("{s:i, s:s, s:s}", "version", 1, "type", "tdx", "evidence", "AAAAAAAAAAAA");
+        r = post_attest(key, cert, nh, hw, &cfg, err);
+        json_decref(hw);
     } else if (strcmp(mode, "no-cert") == 0) {
         r = post_attest(NULL, NULL, nh, ev, &cfg, err);
     } else {
