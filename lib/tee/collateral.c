@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -430,6 +431,7 @@ int ens_tee_collateral_add(struct ens_tee_collateral *c, const uint8_t *data, si
     X509 *x = d2i_X509(NULL, &p, (long)len);
     ERR_clear_error();
     if (x && p == data + len) {
+        X509_check_purpose(x, -1, 0); /* lazily cached data, computed before threads share x */
         int ok = sk_X509_push(c->certs, x);
         if (!ok) {
             X509_free(x);

@@ -428,8 +428,9 @@ static void add_advisories(json_t *dst, json_t *level)
         size_t k;
         json_t *e;
         json_array_foreach(dst, k, e) dup |= json_equal(e, v);
+        /* copies: collateral values are shared between threads, claims are the caller's */
         if (!dup)
-            json_array_append(dst, v);
+            json_array_append_new(dst, json_string(json_string_value(v)));
     }
 }
 
@@ -716,7 +717,7 @@ int tee_intel_verify(const struct ens_tee_input *in, const struct ens_tee_collat
     json_object_set_new(claims, "tcb_status", json_string(status));
     json_t *td = json_object_get(level, "tcbDate");
     if (json_is_string(td))
-        json_object_set(claims, "tcb_date", td);
+        json_object_set_new(claims, "tcb_date", json_string(json_string_value(td)));
     json_object_set_new(claims, "fmspc", json_string(fmspc));
     json_object_set_new(claims, "tcb_evaluation_data_number", json_integer(ti->eval_num));
     time_t until = ti->next < qi->next ? ti->next : qi->next;

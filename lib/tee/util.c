@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -168,6 +169,8 @@ int tee_pem_certs(const uint8_t *buf, size_t len, STACK_OF(X509) **out, const ch
             return ens_error(err, EINVAL, "%s: certificate %zu is not valid DER", what, count + 1);
         }
         size_t stop = bend + sizeof(end) - 1;
+        /* Compute OpenSSL's lazily cached extension data now, before threads share x. */
+        X509_check_purpose(x, -1, 0);
         if (!sk_X509_push(*out, x)) {
             X509_free(x);
             return ens_error(err, ENOMEM, "%s: out of memory", what);

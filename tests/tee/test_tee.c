@@ -8,6 +8,7 @@
  * between vectors.  Each rejection must name a known verification step.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -322,6 +323,59 @@ static void test_tdx_v5_layout(void **state)
         ens_error_release(&err);
         free(v5);
     }
+}
+
+/* One collateral object shared by threads that start cold at the same time:
+ * the caches fill concurrently and every verification still succeeds. */
+struct thread_arg {
+    struct ens_tee_collateral *c;
+    const uint8_t *ev[3];
+    size_t len[3];
+    time_t at[3];
+    int failures;
+};
+
+static void *verify_thread(void *p)
+{
+    struct thread_arg *a = p;
+    for (int i = 0; i < 10; i++) {
+        for (int k = 0; k < 3; k++) {
+            json_t *cl = NULL;
+            ens_error_t err = NULL;
+            if (ens_tee_verify(a->ev[k], a->len[k], a->c, a->at[k], &cl, &err) < 0) {
+                __atomic_add_fetch(&a->failures, 1, __ATOMIC_SEQ_CST);
+                ens_error_release(&err);
+            }
+            json_decref(cl);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    need_vectors();
+    struct thread_arg a = {0};
+    a.c = coll("dcap-qvl/sgx_quote_collateral.json", "dcap-qvl/tdx_quote_collateral.json", "roots/intel_sgx_root_ca.der",
+               "trustee-snp/test-vcek.der", "roots/amd_ask_milan.pem", "roots/amd_ark_milan.pem", NULL);
+    uint8_t *bufs[3];
+    bufs[0] = load("dcap-qvl/sgx_quote", &a.len[0]);
+    bufs[1] = load("dcap-qvl/tdx_quote", &a.len[1]);
+    bufs[2] = load("trustee-snp/test-report.bin", &a.len[2]);
+    for (int k = 0; k < 3; k++)
+        a.ev[k] = bufs[k];
+    a.at[0] = a.at[1] = T("2025-07-01T00:00:00Z");
+    a.at[2] = T("2024-01-01T00:00:00Z");
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, verify_thread, &a), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(a.failures, 0);
+    for (int k = 0; k < 3; k++)
+        free(bufs[k]);
+    ens_tee_collateral_free(a.c);
 }
 
 /* ---- tampering ------------------------------------------------------------ */
@@ -841,6 +895,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_swap_collateral),
         cmocka_unit_test(test_policy),
         cmocka_unit_test(test_truncate_append),
+        cmocka_unit_test(test_threads),
     };
     const struct CMUnitTest flips[] = {
         cmocka_unit_test(test_flip_sgx),
