@@ -578,8 +578,20 @@ int tee_intel_verify(const struct ens_tee_input *in, const struct ens_tee_collat
         return ens_error(err, EINVAL, "header: QE vendor id is not Intel's");
     quote_claims(&q, claims);
     json_object_set_new(claims, "quote_length", json_integer((json_int_t)q.end));
-    if (!verify)
+    if (!verify) {
+        /* Best effort for operators: the FMSPC names the TCB Info to fetch. */
+        STACK_OF(X509) *pc = NULL;
+        struct pck_info ppi;
+        if (tee_pem_certs(q.pem, q.pem_len, &pc, "pck-chain", NULL) == 0 && parse_pck(sk_X509_value(pc, 0), &ppi, NULL) == 0) {
+            char hex[13];
+            ens_hex_encode(ppi.fmspc, 6, hex);
+            json_object_set_new(claims, "fmspc", json_string(hex));
+            ens_hex_encode(ppi.pceid, 2, hex);
+            json_object_set_new(claims, "pce_id", json_string(hex));
+        }
+        sk_X509_pop_free(pc, X509_free);
         return 0;
+    }
 
     /* The PCK chain is per platform: parse it once per collateral object. */
     uint8_t pem_key[32];

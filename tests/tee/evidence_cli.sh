@@ -131,5 +131,10 @@ expect_fail "$E" evidence get --tsm-root "$TMP/no-tsm" --report-data "$(printf '
 assert_contains "$OUT" "configfs-tsm"
 [ ! -e "$TMP/ev.bin" ] || fail "evidence get wrote output on failure"
 # Parse only (no collateral).
-"$E" evidence verify --parse-only "$V/dcap-qvl/tdx_quote" | grep -q '"verified": false' || fail "parse-only"
+OUT=$("$E" evidence verify --parse-only "$V/dcap-qvl/tdx_quote")
+assert_contains "$OUT" '"verified": false'
+assert_contains "$OUT" '"fmspc": "b0c06f000000"'
+OUT=$("$E" evidence verify --parse-only "$V/go-sev-guest/attestation.bin")
+assert_contains "$OUT" '"chip_id":'
+assert_contains "$OUT" '"reported_tcb":'
 pass "evidence cli"
