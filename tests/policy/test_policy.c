@@ -355,6 +355,22 @@ static void use_env_substitution(void **state)
     ens_error_release(&err);
     assert_int_equal(ens_policy_expand_env("a: ${X", 6, &out, &len, &err), -1);
     ens_error_release(&err);
+    /* growth, and the bound on the expanded size */
+    char *big = malloc(100001);
+    memset(big, 'v', 100000);
+    big[100000] = '\0';
+    setenv("ENS_T_BIG", big, 1);
+    free(big);
+    assert_int_equal(ens_policy_expand_env("a: $ENS_T_BIG\n", 14, &out, &len, &err), 0);
+    assert_int_equal(len, 100004);
+    free(out);
+    char many[2048] = "";
+    for (int i = 0; i < 60; i++)
+        strcat(many, "$ENS_T_BIG ");
+    assert_int_equal(ens_policy_expand_env(many, strlen(many), &out, &len, &err), -1);
+    assert_non_null(strstr(ens_error_msg(err), "too large"));
+    ens_error_release(&err);
+    unsetenv("ENS_T_BIG");
 }
 
 /* ------------------------------------------------------------------ hash */
