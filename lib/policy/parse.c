@@ -468,7 +468,7 @@ static int parse_service(struct pctx *c, const struct ens_ynode *n, const char *
             name = v;
             r = get_name(c, v, fp, &s->name);
         } else if (!strcmp(f, "command")) {
-            r = split_command(c, v, fp, s);
+            r = is_null(v) ? 0 : split_command(c, v, fp, s);
         } else if (!strcmp(f, "environment")) {
             r = parse_env(c, v, fp, s);
         } else if (!strcmp(f, "pwd")) {
