@@ -69,6 +69,7 @@ umountfs() {
     case $1 in shield-* | passthrough) wait "${PIDS[-1]}" || { echo "$1 exited with an error: $(cat "$1.log")" >&2; exit 1; } ;; esac
 }
 
+# Every timed phase ends with its data durable for every file system (fsync, unmount, sync -f).
 # --- the small-file tree (same tar for everyone)
 $PY - "$NFILES" <<'PYEOF'
 import io, os, random, sys, tarfile
@@ -102,7 +103,7 @@ for fs in $FSLIST; do
     setup "$fs"
     m="$WORK/mnt-$fs"
     mountfs "$fs" "$m"
-    t0=$(now); dd if=/dev/zero of="$m/big" bs=1M count="$MB" conv=fsync status=none; t1=$(now)
+    t0=$(now); dd if=/dev/zero of="$m/big" bs=1M count="$MB" conv=fsync status=none; sync -f "back-$fs"; t1=$(now)
     R[$fs,seqwrite]=$(calc "$MB / ($t1 - $t0)")
     umountfs "$fs" "$m"; drop_caches; mountfs "$fs" "$m"
     t0=$(now); dd if="$m/big" of=/dev/null bs=1M status=none; t1=$(now)
@@ -112,7 +113,7 @@ for fs in $FSLIST; do
     rm -f "$m/big"
     umountfs "$fs" "$m"; drop_caches; mountfs "$fs" "$m"
     # unpack many small files, until everything is durable (unmount included, which commits)
-    t0=$(now); tar -xf small.tar -C "$m"; umountfs "$fs" "$m"; t1=$(now)
+    t0=$(now); tar -xf small.tar -C "$m"; umountfs "$fs" "$m"; sync -f "back-$fs"; t1=$(now)
     R[$fs,small]=$(calc "$NFILES / ($t1 - $t0)")
     rm -rf "back-$fs"
     echo "done: $fs" >&2

@@ -51,6 +51,7 @@ struct sh_obj {
     struct sh_tent *tab;
     size_t ntab, captab;
     uint64_t ctr; /* last nonce counter used (mutable objects) */
+    uint64_t ra_until; /* sequential reads: backing data asked for up to this offset */
     /* one-chunk plaintext cache, written back lazily */
     uint8_t *cbuf;
     uint64_t cidx;
