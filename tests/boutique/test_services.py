@@ -618,6 +618,21 @@ def test_checkout(catalog_addr):
     check("EUR41.539141973" in pay_log, "payment charged the Money sum of shipping and lines")
     check("4432801561520454" not in pay_log and "4432-8015" not in pay_log, "card number not logged")
 
+    # 24 concurrent orders from 24 users: all succeed, each with its own cart
+    from concurrent.futures import ThreadPoolExecutor
+
+    def order(i):
+        uid = f"conc-{i}-{uuid.uuid4().hex}"
+        cart.AddItem(pb.AddItemRequest(user_id=uid, item=pb.CartItem(product_id="L9ECAV7KIM", quantity=i % 3 + 1)),
+                     timeout=10)
+        o = stub.PlaceOrder(pb.PlaceOrderRequest(user_id=uid, user_currency="USD", address=a, email="c@example.com",
+                                                 credit_card=card), timeout=30).order
+        return [(x.item.product_id, x.item.quantity) for x in o.items] == [("L9ECAV7KIM", i % 3 + 1)]
+
+    with ThreadPoolExecutor(24) as ex:
+        oks = list(ex.map(order, range(24)))
+    check(all(oks), f"24 concurrent orders each got their own items ({oks})")
+
     # payment refused -> INTERNAL "failed to charge card: ..."
     cart.AddItem(pb.AddItemRequest(user_id=u, item=pb.CartItem(product_id="6E92ZMYYFZ", quantity=1)), timeout=5)
     bad = pb.CreditCardInfo(credit_card_number="378282246310005", credit_card_expiration_year=2099,
