@@ -35,6 +35,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 cd "$WORK"
 now() { date +%s.%N; }
 calc() { awk "BEGIN{printf \"%.3f\", $1}"; }

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -147,10 +148,56 @@ static int obj_create(struct fs *fs, struct sh_node *n, ens_error_t *err)
     return 0;
 }
 
+static int flush_cache(struct fs *fs, struct sh_node *n, ens_error_t *err);
+
+/* A loaded object's fd and chunk buffer are released when the file is closed (so that
+ * many files do not pin memory and descriptors); this brings them back. */
+static int obj_ready(struct fs *fs, struct sh_node *n, ens_error_t *err)
+{
+    struct sh_obj *o = n->o;
+    if (o->fd < 0) {
+        _cleanup_free_ char *dp = sh_obj_path(fs->shield, n->obj, NULL);
+        o->fd = dp ? open(dp, (o->mutable_ ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW) : -1;
+        if (o->fd < 0) {
+            _cleanup_free_ char *path = sh_node_path(fs->m, n);
+            return ens_error(err, EIO, "%s: data object missing or unreadable", path ? path : "?");
+        }
+    }
+    if (!o->cbuf && !(o->cbuf = malloc(fs->m->chunk)))
+        return ens_error(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Called at the last close: write the cached chunk back, then let go of the fd and buffer
+ * (a committed object entirely; it is verified again at the next open). */
+static void obj_park(struct fs *fs, struct sh_node *n)
+{
+    struct sh_obj *o = n->o;
+    _cleanup_error_ ens_error_t e = NULL;
+    if (!o)
+        return;
+    if (o->cvalid && o->cdirty && flush_cache(fs, n, &e) < 0) {
+        log_err(&e);
+        return; /* keep everything: the next commit retries */
+    }
+    if (!o->mutable_) {
+        sh_obj_free(o);
+        n->o = NULL;
+        return;
+    }
+    free(o->cbuf);
+    o->cbuf = NULL;
+    o->cvalid = false;
+    if (o->fd >= 0) {
+        close(o->fd);
+        o->fd = -1;
+    }
+}
+
 static int obj_open(struct fs *fs, struct sh_node *n, ens_error_t *err)
 {
     if (n->o && n->o->loaded)
-        return 0;
+        return obj_ready(fs, n, err);
     if (sh_obj_load(fs->shield, fs->vk, fs->m, n, err) < 0)
         return -1;
     if (!n->o->cbuf && !(n->o->cbuf = malloc(fs->m->chunk)))
@@ -179,6 +226,8 @@ static int flush_cache(struct fs *fs, struct sh_node *n, ens_error_t *err)
     struct sh_obj *o = n->o;
     if (!o || !o->cvalid || !o->cdirty)
         return 0;
+    if (obj_ready(fs, n, err) < 0)
+        return -1;
     o->cdirty = false;
     size_t len = sh_chunk_len(fs->m, n, o->cidx);
     if (len == 0 || o->cidx >= o->ntab)
@@ -203,6 +252,8 @@ static int flush_cache(struct fs *fs, struct sh_node *n, ens_error_t *err)
 static int load_chunk(struct fs *fs, struct sh_node *n, uint64_t idx, bool skip_read, ens_error_t *err)
 {
     struct sh_obj *o = n->o;
+    if (obj_ready(fs, n, err) < 0)
+        return -1;
     if (o->cvalid && o->cidx == idx)
         return 0;
     if (flush_cache(fs, n, err) < 0)
@@ -314,6 +365,8 @@ static int resize(struct fs *fs, struct sh_node *n, uint64_t size, ens_error_t *
         memset(o->tab + nch, 0, (o->ntab - nch) * sizeof(*o->tab));
         o->ntab = nch;
         n->size = size;
+        if (obj_ready(fs, n, err) < 0)
+            return -1;
         if (ftruncate(o->fd, (off_t)size) < 0)
             return ens_error_errno(err, "truncate data object");
     }
@@ -365,7 +418,7 @@ static int commit(struct fs *fs, ens_error_t *err)
         if (n->nlink == 0)
             continue; /* unlinked but open: not part of this version */
         struct sh_obj *o = n->o;
-        if (flush_cache(fs, n, err) < 0 || ftruncate(o->fd, (off_t)n->size) < 0 ||
+        if (flush_cache(fs, n, err) < 0 || obj_ready(fs, n, err) < 0 || ftruncate(o->fd, (off_t)n->size) < 0 ||
             (!use_syncfs && fdatasync(o->fd) < 0) || write_table(fs, n, !use_syncfs, err) < 0) {
             if (err && !*err)
                 ens_error_errno(err, "sync data object");
@@ -374,6 +427,10 @@ static int commit(struct fs *fs, ens_error_t *err)
         o->mutable_ = false;
         o->dirty = false;
         touched[n->obj[0]] = 1;
+        if (n->opens == 0) { /* nobody has it open: let go of fd and buffers */
+            sh_obj_free(o);
+            n->o = NULL;
+        }
     }
     if (use_syncfs) {
         _cleanup_close_ int dfd = open(fs->shield, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -901,8 +958,8 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     struct fs *fs = FS(req);
     struct sh_node *n = node(fs, ino);
     if (n) {
-        if (n->opens)
-            n->opens--;
+        if (n->opens && --n->opens == 0 && n->type == SH_REG)
+            obj_park(fs, n);
         if ((fi->flags & O_ACCMODE) != O_RDONLY)
             request_commit(fs);
         maybe_free(fs, n);
@@ -1136,6 +1193,11 @@ int ens_shield_mount(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LE
                 goto out;
             }
         }
+    }
+    struct rlimit rl; /* files written since the last commit keep a descriptor until it */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
     fs.tmp = malloc(fs.m->chunk + 16);
     if (!fs.tmp) {
