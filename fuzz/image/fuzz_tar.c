@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     struct layer_reader *lr;
     if (layer_reader_open(fd, "fuzz", NULL, (int64_t)size, &lr, &err) == 0) {
-        if (layer_apply_reader(rootfd, root, lr, "fuzz", &err) == 0)
+        if (layer_apply_reader(rootfd, root, lr, "fuzz", NULL, &err) == 0)
             layer_reader_finish(lr, NULL, NULL, &err);
         layer_reader_free(lr);
     }

@@ -172,8 +172,14 @@ int64_t source_date_epoch(void);
 struct strset;
 /* Applies one layer tar stream on top of the tree at rootfd (rootpath names it for messages and
  * recursive removal): whiteouts, opaque directories, safe paths. */
+/* Directory modes that would lock an unprivileged unpacker out (no u+rwx) are applied only at the
+ * end, by dir_modes_apply(); when not root, pass one (NULL applies them at once). */
+struct dir_modes;
+struct dir_modes *dir_modes_new(void);
+int dir_modes_apply(struct dir_modes *dm, int rootfd, ens_error_t *err);
+void dir_modes_free(struct dir_modes *dm);
 int layer_apply_reader(int rootfd, const char *rootpath, struct layer_reader *lr, const char *layer_name,
-                       ens_error_t *err);
+                       struct dir_modes *dm, ens_error_t *err);
 /* Checks an entry's path and link target without touching the disk (also used by the fuzzer). */
 int entry_check(struct archive_entry *e, const char *layer_name, ens_error_t *err);
 int bundle_config_write(ens_image *img, const char *bundle, const char *rootfs, ens_error_t *err);

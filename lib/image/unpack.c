@@ -307,8 +307,96 @@ static int write_file(int pfd, const char *base, struct archive *ar, struct arch
     return 0;
 }
 
+struct dir_modes {
+    struct dir_mode { char *path; mode_t mode; } *v;
+    size_t n;
+};
+
+struct dir_modes *dir_modes_new(void) { return calloc(1, sizeof(struct dir_modes)); }
+
+void dir_modes_free(struct dir_modes *dm)
+{
+    if (!dm)
+        return;
+    for (size_t i = 0; i < dm->n; i++)
+        free(dm->v[i].path);
+    free(dm->v);
+    free(dm);
+}
+
+/* Records (or forgets, for a normal mode) the final mode of a directory; returns the mode to use now. */
+static mode_t dir_modes_note(struct dir_modes *dm, const char *path, mode_t mode)
+{
+    bool locked = (mode & S_IRWXU) != S_IRWXU;
+    for (size_t i = 0; i < dm->n; i++) {
+        if (strcmp(dm->v[i].path, path) != 0)
+            continue;
+        if (locked) {
+            dm->v[i].mode = mode;
+        } else {
+            free(dm->v[i].path);
+            dm->v[i] = dm->v[--dm->n];
+        }
+        return mode | S_IRWXU;
+    }
+    if (!locked)
+        return mode;
+    struct dir_mode *n = realloc(dm->v, (dm->n + 1) * sizeof(*n));
+    char *p = strdup(path);
+    if (!n || !p) {
+        free(p);
+        if (n)
+            dm->v = n;
+        return mode; /* out of memory: apply at once */
+    }
+    dm->v = n;
+    dm->v[dm->n++] = (struct dir_mode){ p, mode };
+    return mode | S_IRWXU;
+}
+
+static int path_depth(const char *p)
+{
+    int d = 0;
+    for (; *p; p++)
+        d += *p == '/';
+    return d;
+}
+
+static int by_depth_desc(const void *a, const void *b)
+{
+    return path_depth(((const struct dir_mode *)b)->path) - path_depth(((const struct dir_mode *)a)->path);
+}
+
+static int resolve_dir(int rootfd, const char *rel, bool create, const char *entry, const char *layer, int *outfd,
+                       char **canon_out, ens_error_t *err);
+
+int dir_modes_apply(struct dir_modes *dm, int rootfd, ens_error_t *err)
+{
+    /* Deepest first, so that parents stay traversable while their children are fixed. */
+    qsort(dm->v, dm->n, sizeof(*dm->v), by_depth_desc);
+    for (size_t i = 0; i < dm->n; i++) {
+        _cleanup_free_ char *dir = strdup(dm->v[i].path);
+        if (!dir)
+            return ens_error(err, ENOMEM, "out of memory");
+        char *slash = strrchr(dir, '/');
+        const char *base = slash ? slash + 1 : dir;
+        if (slash)
+            *slash = '\0';
+        _cleanup_close_ int pfd = -1;
+        int r = resolve_dir(rootfd, slash ? dir : "", false, dm->v[i].path, "-", &pfd, NULL, err);
+        if (r < 0)
+            return -1;
+        struct stat st;
+        if (r == 1 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+            continue; /* removed or replaced by a later layer */
+        if (fchmodat(pfd, base, dm->v[i].mode, 0) < 0)
+            return ens_error_errno(err, "chmod %s", dm->v[i].path);
+    }
+    return 0;
+}
+
 int layer_apply_reader(int rootfd, const char *rootpath, struct layer_reader *lr, const char *layer,
-                       ens_error_t *err)
+                       struct dir_modes *dm, ens_error_t *err)
 {
     struct archive *ar = layer_reader_archive(lr);
     struct strset mine = { 0 };
@@ -446,6 +534,8 @@ int layer_apply_reader(int rootfd, const char *rootpath, struct layer_reader *lr
             goto out;
         }
         if (type != AE_IFLNK) {
+            if (type == AE_IFDIR && dm && !is_root)
+                perm = dir_modes_note(dm, key, perm);
             /* O_PATH dirfd + name: fchmodat does not follow (the entry is not a symlink). */
             if (fchmodat(pfd, base, perm, 0) < 0) {
                 ens_error_errno(err, "layer %s: entry '%s': chmod", layer, entry);
@@ -653,6 +743,7 @@ int ens_image_unpack(ens_image *img, const char *dir, bool bundle, ens_error_t *
         return ens_error_errno(err, "unpack: create %s", tmp);
     _cleanup_free_ char *rootfs = bundle ? ens_path_join(tmp, "rootfs") : strdup(tmp);
     int rootfd = -1;
+    struct dir_modes *dm = NULL;
     if (!rootfs)
         goto oom;
     if (bundle && mkdir(rootfs, 0755) < 0) {
@@ -665,6 +756,9 @@ int ens_image_unpack(ens_image *img, const char *dir, bool bundle, ens_error_t *
         ens_error_errno(err, "open %s", rootfs);
         goto fail;
     }
+    dm = dir_modes_new();
+    if (!dm)
+        goto oom;
     for (size_t i = 0; i < img->n_layers; i++) {
         struct blob *b = &img->layers[i];
         ens_step("unpacking layer %zu/%zu %.19s", i + 1, img->n_layers, b->digest);
@@ -680,7 +774,7 @@ int ens_image_unpack(ens_image *img, const char *dir, bool bundle, ens_error_t *
             blob_prefer_digest_error(b, err);
             goto fail;
         }
-        int r = layer_apply_reader(rootfd, rootfs, lr, b->digest, err);
+        int r = layer_apply_reader(rootfd, rootfs, lr, b->digest, dm, err);
         if (r == 0)
             r = layer_reader_finish(lr, b->diff_id, NULL, err);
         layer_reader_free(lr);
@@ -690,6 +784,10 @@ int ens_image_unpack(ens_image *img, const char *dir, bool bundle, ens_error_t *
         }
         b->verified = true;
     }
+    if (dir_modes_apply(dm, rootfd, err) < 0)
+        goto fail;
+    dir_modes_free(dm);
+    dm = NULL;
     close(rootfd);
     rootfd = -1;
     if (bundle && bundle_config_write(img, tmp, rootfs, err) < 0)
@@ -708,6 +806,7 @@ int ens_image_unpack(ens_image *img, const char *dir, bool bundle, ens_error_t *
 oom:
     ens_error(err, ENOMEM, "out of memory");
 fail:
+    dir_modes_free(dm);
     if (rootfd >= 0)
         close(rootfd);
     ens_error_t e2 = NULL;

@@ -29,6 +29,7 @@ chmod 700 "$R/var/empty"
 echo "will be whited out" >"$R/srv/gone/file"
 echo "old" >"$R/srv/opaque/old/f"
 echo "keep" >"$R/srv/keep"
+mkdir -p "$R/ro/sub" && echo "inside a read-only directory" >"$R/ro/sub/f" && chmod 555 "$R/ro/sub" "$R/ro"
 
 # Layer 2: whiteouts (a file, a directory) and an opaque directory, plus new content.
 O=$TMP/overlay
@@ -120,6 +121,21 @@ diff -r --no-dereference "$TMP/ug" "$TMP/uz" || fail "zstd tree"
 diff -r --no-dereference "$TMP/ug" "$TMP/up" || fail "uncompressed tree"
 diff -r --no-dereference "$R" "$TMP/ug" || fail "unpacked tree differs from the source"
 pass "gzip, zstd and uncompressed layers"
+
+# 6b. unprivileged unpack: read-only directories get their mode only at the end
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    mkdir -m 777 "$TMP/nobody"
+    chmod 755 "$TMP"
+    chmod -R a+rX "$TMP/base"
+    if TMPDIR=$TMP/nobody setpriv --reuid=65534 --regid=65534 --clear-groups "$E" image unpack oci:"$TMP/base":v1 "$TMP/nobody/u"; then
+        assert_eq "$(stat -c %a "$TMP/nobody/u/ro/sub")" 555 "read-only directory mode (unprivileged)"
+        assert_eq "$(cat "$TMP/nobody/u/ro/sub/f")" "inside a read-only directory" "file in a read-only directory"
+        chmod -R u+w "$TMP/nobody/u"
+        pass "unprivileged unpack"
+    else
+        fail "unprivileged unpack failed"
+    fi
+fi
 
 # 7. inspect JSON and config edits through copy
 "$E" image copy --env A=2 --env B=3 --cmd '["x", "y z"]' --label k=v --user nobody oci:"$TMP/img":v2 oci:"$TMP/edited":e
