@@ -20,7 +20,7 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 t0=$(date +%s)
-"$here/make-images.sh"
+OUT=$W/images "$here/make-images.sh"
 echo "==> starting a local CAS and LAS"
 "$E" down -p "$P" --state-dir "$STATE" >/dev/null 2>&1 || true
 rm -rf "$STATE" "$ENSCONCE_CONFIG_DIR"

@@ -64,9 +64,8 @@ build redis-cart --exe /usr/bin/redis-server --entrypoint '["/usr/bin/redis-serv
     --cmd '["--port", "6379", "--dir", "/data", "--appendonly", "yes", "--protected-mode", "no"]' \
     --file "$empty:/data" --expose 6379
 # The load generator: Debian's python3 and locust with the locustfile.
-PY=$(readlink -f /usr/bin/python3)
-build loadgenerator --exe "$PY" --file /usr/lib/python3.11:/usr/lib/python3.11 \
+build loadgenerator --exe /usr/bin/python3 --file /usr/lib/python3.11:/usr/lib/python3.11 \
     --file /usr/lib/python3/dist-packages:/usr/lib/python3/dist-packages --file /usr/bin/locust:/usr/bin/locust \
-    --file "$here/loadgenerator:/loadgen" --entrypoint "[\"$PY\", \"/usr/bin/locust\"]" \
+    --file "$here/loadgenerator:/loadgen" --entrypoint '["/usr/bin/python3", "/usr/bin/locust"]' \
     --cmd '["-f", "/loadgen/locustfile.py", "--headless"]' --env USERS=10 --env RATE=1
 step "done: $(ls "$OUT" | grep -vc '\.tmp$') images"

@@ -61,8 +61,11 @@ conv() { # name port [sconify args]
 }
 grpc() { local n=$1 p=$2; shift 2; conv "$n" "$p" --k8s-helm-probe "grpc:$p" --env "PORT=$p" "$@"; }
 
+redis_args=()
+# on one host every service shares the loopback: Redis listens there only
+[ "$TARGET" = local ] && redis_args=(--command "/usr/bin/redis-server --port 6379 --dir /data --appendonly yes --bind 127.0.0.1")
 conv redis-cart 6379 --k8s-helm-probe tcp:6379 --volume data:/data --k8s-helm-workload-type statefulset \
-    $([ "$TARGET" = local ] && echo --command="/usr/bin/redis-server --port 6379 --dir /data --appendonly yes --bind 127.0.0.1")
+    "${redis_args[@]}"
 grpc productcatalogservice 3550 --dir /app/data
 grpc currencyservice 7000
 grpc cartservice 7070 --env REDIS_ADDR=redis-cart:6379

@@ -230,7 +230,8 @@ static json_t *run_json(const struct sconify_opts *o, const char *config_id, con
         for (size_t i = 0; i < o->volumes.n; i++) {
             const char *colon = strchr(o->volumes.v[i], ':');
             _cleanup_free_ char *name = strndup(o->volumes.v[i], (size_t)(colon - o->volumes.v[i]));
-            json_object_set_new(vols, name, json_sprintf("%s/%s", SCONIFY_VOLUME_DIR, name));
+            /* the shield lives one level below the (mounted) volume directory: it is replaced by rename */
+            json_object_set_new(vols, name, json_sprintf("%s/%s/shield", SCONIFY_VOLUME_DIR, name));
         }
         json_object_set_new(measured, "volumes", vols);
     }

@@ -171,9 +171,16 @@ int up_runc_stop(const char *state, const char *id, int timeout_s, ens_error_t *
             usleep(100 * 1000);
         }
         if (st && strcmp(st, "running") == 0) {
+            /* PID 1 of a container ignores SIGTERM without a handler: KILL, then wait for the exit */
             const char *kill9[] = {"kill", id, "KILL", NULL};
             up_runc(state, kill9, NULL, NULL);
-            usleep(200 * 1000);
+            for (int i = 0; i < 50; i++) {
+                free(st);
+                st = up_runc_status(state, id);
+                if (st == NULL || strcmp(st, "running") != 0)
+                    break;
+                usleep(100 * 1000);
+            }
         }
     }
     const char *del[] = {"delete", "--force", id, NULL};

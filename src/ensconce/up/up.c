@@ -102,7 +102,7 @@ static int start_services(struct up_project *p, json_t *project, int timeout_s, 
         ens_mkdir_p(volumes, 0700, err) < 0)
         return -1;
     json_object_set_new(project, "compose", json_string(compose_abs));
-    _cleanup_free_ char *upjson = ens_path_join(p->state, "up->json");
+    _cleanup_free_ char *upjson = ens_path_join(p->state, "up.json");
     _cleanup_free_ char *doc = json_dumps(project, JSON_INDENT(2));
     if (ens_write_file_atomic(upjson, doc, strlen(doc), 0644, err) < 0)
         return -1;
