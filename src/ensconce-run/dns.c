@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -16,6 +18,7 @@
 #include "runtime.h"
 
 struct lookup {
+    struct event_base *base;
     int done;
     int result;
     char numeric[INET6_ADDRSTRLEN];
@@ -27,6 +30,7 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
     struct lookup *l = arg;
     l->done = 1;
     l->result = result;
+    event_base_loopbreak(l->base);
     if (result != 0)
         return;
     for (struct evutil_addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -43,6 +47,42 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
     evutil_freeaddrinfo(res);
     if (l->numeric[0] == '\0')
         l->result = EVUTIL_EAI_NODATA;
+}
+
+/* /etc/hosts, read directly (bounded): the first address listed for the name, IPv4 preferred. */
+static bool from_hosts(const char *host, struct lookup *l)
+{
+    _cleanup_fclose_ FILE *f = fopen("/etc/hosts", "re");
+    if (f == NULL)
+        return strcmp(host, "localhost") == 0 && snprintf(l->numeric, sizeof(l->numeric), "127.0.0.1") > 0;
+    char line[1024], v6[INET6_ADDRSTRLEN] = "";
+    int lines = 0;
+    while (fgets(line, sizeof(line), f) && lines++ < 100000) {
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *save = NULL, *addr = strtok_r(line, " \t\r\n", &save);
+        if (addr == NULL)
+            continue;
+        for (char *name = strtok_r(NULL, " \t\r\n", &save); name; name = strtok_r(NULL, " \t\r\n", &save)) {
+            if (strcasecmp(name, host) != 0)
+                continue;
+            unsigned char buf[sizeof(struct in6_addr)];
+            if (inet_pton(AF_INET, addr, buf) == 1) {
+                snprintf(l->numeric, sizeof(l->numeric), "%s", addr);
+                l->v6 = false;
+                return true;
+            }
+            if (inet_pton(AF_INET6, addr, buf) == 1 && v6[0] == '\0')
+                snprintf(v6, sizeof(v6), "%s", addr);
+        }
+    }
+    if (v6[0]) {
+        snprintf(l->numeric, sizeof(l->numeric), "%s", v6);
+        l->v6 = true;
+        return true;
+    }
+    return false;
 }
 
 int ens_run_resolve_addr(const char *addr, int default_port, int timeout_s, char **out, ens_error_t *err)
@@ -94,40 +134,47 @@ int ens_run_resolve_addr(const char *addr, int default_port, int timeout_s, char
     } else if (inet_pton(AF_INET6, host, buf) == 1) {
         snprintf(l.numeric, sizeof(l.numeric), "%s", host);
         l.v6 = true;
-    } else {
+    } else if (!from_hosts(host, &l)) {
         struct event_base *base = event_base_new();
         if (base == NULL)
             return ens_error(err, ENOMEM, "event_base_new failed");
-        /* Reads /etc/resolv.conf and /etc/hosts when they exist (defaults otherwise). */
-        struct evdns_base *dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                                          EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (dns == NULL) {
-            dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-            if (dns)
-                evdns_base_load_hosts(dns, NULL);
-        }
+        /* Name servers from /etc/resolv.conf (127.0.0.1 when it is absent, as glibc). */
+        struct evdns_base *dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
         if (dns == NULL) {
             event_base_free(base);
-            return ens_error(err, EIO, "resolving %s: cannot set up DNS", host);
+            return ens_error(err, EHOSTUNREACH, "cannot resolve %s: not in /etc/hosts and no usable /etc/resolv.conf", host);
         }
         char tmo[16];
-        snprintf(tmo, sizeof(tmo), "%d", timeout_s > 0 ? timeout_s : 5);
+        snprintf(tmo, sizeof(tmo), "%d", timeout_s > 0 && timeout_s < 5 ? timeout_s : 5);
         evdns_base_set_option(dns, "timeout:", tmo);
         evdns_base_set_option(dns, "attempts:", "2");
         struct evutil_addrinfo hints = {0};
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+        l.base = base;
         struct evdns_getaddrinfo_request *req = evdns_getaddrinfo(dns, host, NULL, &hints, on_resolved, &l);
-        (void)req;
-        while (!l.done)
-            if (event_base_loop(base, EVLOOP_ONCE) < 0)
+        /* A hard deadline: with no reachable name server evdns may keep waiting for one. */
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        long limit_ms = (timeout_s > 0 ? timeout_s : 5) * 1000L;
+        while (req != NULL && !l.done) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L > limit_ms) {
+                evdns_getaddrinfo_cancel(req);
                 break;
+            }
+            struct timeval tv = {0, 100000};
+            event_base_loopexit(base, &tv);
+            event_base_dispatch(base);
+        }
+        if (!l.done)
+            l.result = EVUTIL_EAI_CANCEL;
         evdns_base_free(dns, 0);
         event_base_free(base);
         if (!l.done || l.result != 0)
             return ens_error(err, EHOSTUNREACH, "cannot resolve %s: %s", host,
-                             l.done ? evutil_gai_strerror(l.result) : "no answer");
+                             l.result == EVUTIL_EAI_CANCEL ? "no answer in time" : evutil_gai_strerror(l.result));
     }
     if (asprintf(out, l.v6 ? "%s[%s]:%d" : "%s%s:%d", scheme, l.numeric, port) < 0)
         return ens_error(err, ENOMEM, "out of memory");

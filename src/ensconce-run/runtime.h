@@ -79,7 +79,7 @@ int ens_run_memory_dir(const char *dir, ens_error_t *err);
 /* Writes each injection file without its content ever reaching a disk (docs/runtime.md). */
 int ens_run_inject(const char *memdir, const struct ens_run_file *files, size_t n, ens_error_t *err);
 
-/* Resolves "HOST:PORT" to "NUMERIC:PORT" with libevent's evdns (/etc/hosts, /etc/resolv.conf), since
+/* Resolves "HOST:PORT" to "NUMERIC:PORT" from /etc/hosts, else with libevent's evdns (/etc/resolv.conf), since
  * static glibc cannot use NSS.  unix: addresses and numeric hosts are returned unchanged. */
 int ens_run_resolve_addr(const char *addr, int default_port, int timeout_s, char **out, ens_error_t *err);
 

@@ -133,9 +133,17 @@ MS=$(((T1 - T0) / 1000000))
 [ "$MS" -ge 2500 ] && [ "$MS" -le 6000 ] || fail "CAS down: gave up after $MS ms (timeout 3 s)"
 pass "CAS down: clear error after $MS ms (timeout 3 s)"
 
-# The replaced product's variable names work too.
+# The replaced product's variable names work too, and host names are resolved without NSS (static
+# runtime, scratch image): evdns reads the image's /etc/hosts.
 write_run_json "$ROOT" "other/x" '{"exe": "/bin/svc"}'
+printf '127.0.0.1 cas.example.test las.example.test\n' >"$ROOT/etc/hosts"
 make_bundle "$TMP/b2" "$ROOT"
-run_ctr "$TMP/b2" "$ID-scone" "SCONE_CONFIG_ID=$ID/svc" "SCONE_CAS_ADDR=$CAS_ADDR" "SCONE_LAS_ADDR=$LAS_ADDR"
+run_ctr "$TMP/b2" "$ID-scone" "SCONE_CONFIG_ID=$ID/svc" "SCONE_CAS_ADDR=cas.example.test:${CAS_ADDR##*:}" \
+    "SCONE_LAS_ADDR=las.example.test:${LAS_ADDR##*:}"
 assert_eq "$RC" 0 "SCONE_* variables: $(cat "$TMP/$ID-scone.err")"
-pass "SCONE_CONFIG_ID / SCONE_CAS_ADDR / SCONE_LAS_ADDR accepted"
+pass "SCONE_CONFIG_ID / SCONE_CAS_ADDR / SCONE_LAS_ADDR accepted, names resolved from /etc/hosts"
+rm "$ROOT/etc/hosts"
+run_ctr "$TMP/b2" "$ID-nohost"
+one_line_failure "$ID-nohost" "unresolvable CAS name"
+assert_contains "$(cat "$TMP/$ID-nohost.err")" "cas.example.test"
+pass "an unresolvable CAS name: one line"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # A writable volume through FUSE in a runc container: created fresh, each commit's tag reported to the
 # CAS, data kept across restarts; then the volume's backing store rolled back to an older state:
-# refused at the next start (one line, config id, non-zero).
+# refused at the next start (one line, config id, non-zero).  The image's shield is served with FUSE
+# too (mode auto, /dev/fuse usable).
 . "$ENSCONCE_SOURCE_ROOT/tests/lib/common.sh"
 . "$ENSCONCE_SOURCE_ROOT/tests/run/lib.sh"
 need_root
@@ -16,8 +17,12 @@ ROOT=$TMP/rootfs
 new_rootfs "$ROOT"
 mkdir -p "$ROOT/bin" "$ROOT/data" "$ROOT/.ensconce/volumes"
 cp "$TMP/svc" "$ROOT/bin/svc"
+mkdir -p "$TMP/src/app"
+echo "confidential data 42" >"$TMP/src/app/data.txt"
+pack_shield "$ROOT" "$TMP/src"
 ID=rtv$$
-write_run_json "$ROOT" "$ID/svc" '{"exe": "/bin/svc", "volumes": {"data": "/.ensconce/volumes/data"}}'
+write_run_json "$ROOT" "$ID/svc" '{"exe": "/bin/svc", "volumes": {"data": "/.ensconce/volumes/data"},
+    "shield": {"dir": "/.ensconce/shield", "mountpoint": "/.ensconce/mem/fs", "mode": "auto"}}'
 M=$(measure "$ROOT")
 VERSION_HASH=""
 set_line() {
@@ -27,7 +32,8 @@ version: "0.3"
 security:
   attestation: {mode: simulation}
 services:
-  - {name: svc, mrenclaves: [$M], command: [/bin/svc, append, /data/log, "$1"], image_name: img}
+  - {name: svc, mrenclaves: [$M], command: [/bin/svc, append, /data/log, "$1", /app/data.txt, /proc/self/mounts],
+     image_name: img, fspf_path: /.ensconce/shield, fspf_key: $SHIELD_KEY, fspf_tag: $SHIELD_TAG}
 images:
   - {name: img, volumes: [{name: data, path: /data}]}
 volumes:
@@ -45,6 +51,10 @@ assert_contains "$(cat "$TMP/$ID-1.out")" "file /data/log: one"
 grep -rqF "one" "$ROOT/.ensconce/volumes/data" && fail "plaintext in the volume's backing store"
 cp -a "$ROOT/.ensconce/volumes/data" "$TMP/data.old"
 pass "fresh volume created, written, tags reported"
+assert_contains "$(cat "$TMP/$ID-1.out")" "file /app/data.txt: confidential data 42"
+grep -E "^[^ ]+ /.ensconce/mem/fs fuse" "$TMP/$ID-1.out" >/dev/null || fail "the image shield is not a FUSE mount: $(cat "$TMP/$ID-1.out")"
+grep -E "^[^ ]+ /data fuse" "$TMP/$ID-1.out" >/dev/null || fail "the volume is not a FUSE mount"
+pass "image shield and volume served with FUSE"
 
 set_line two
 run_ctr "$TMP/b" "$ID-2"

@@ -83,7 +83,9 @@ int main(int argc, char **argv, char **envp)
             perror(argv[2]);
             return 3;
         }
-        cat(argv[2]);
+        for (int i = 2; i < argc; i++)
+            if (i != 3)
+                cat(argv[i]);
         return 0;
     }
     return 2;
