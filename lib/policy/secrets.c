@@ -244,15 +244,6 @@ static const EVP_MD *sign_md(EVP_PKEY *k)
     return md_sha256 ? md_sha256 : EVP_sha256();
 }
 
-static void pubkey_fingerprint(EVP_PKEY *k, char out[ENS_SHA256_HEX_LEN + 1])
-{
-    unsigned char *der = NULL;
-    int len = i2d_PUBKEY(k, &der);
-    uint8_t d[ENS_SHA256_LEN];
-    ens_sha256(der, len > 0 ? (size_t)len : 0, d);
-    OPENSSL_free(der);
-    ens_hex_encode(d, sizeof(d), out);
-}
 
 /* ------------------------------------------------------------------ certificates */
 
@@ -553,157 +544,205 @@ static json_t *sorted_list(char **v, size_t n)
     return a;
 }
 
-static int do_x509(struct mctx *m, const ens_policy_secret_t *s)
+static void sha256_hex_str(const char *s, char out[ENS_SHA256_HEX_LEN + 1])
+{
+    uint8_t d[ENS_SHA256_LEN];
+    ens_sha256(s, strlen(s), d);
+    ens_hex_encode(d, sizeof(d), out);
+}
+
+/* notAfter of a certificate as seconds since the epoch, or 0. */
+static int64_t cert_not_after(X509 *x)
+{
+    struct tm tm;
+    if (!x || ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1)
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
+/* An explicit certificate (value:), optionally with the key named by private_key. */
+static int do_x509_explicit(struct mctx *m, const ens_policy_secret_t *s)
 {
     const char *kind = ens_secret_kind_name(s->kind);
-    bool ca = s->kind == ENS_SECRET_X509_CA;
     int rc = -1;
-    EVP_PKEY *key = NULL, *signer = NULL;
-    X509 *icert = NULL, *cert = NULL;
-    char *key_pem = NULL, *cert_pem = NULL;
-    json_t *chain = NULL, *params = NULL;
-    char *params_s = NULL;
-
-    /* the key: a named private-key secret, the previous own key, or a new one */
-    json_t *old = prev_rec(m, s->name, kind);
+    EVP_PKEY *key = NULL;
+    const char *key_pem = NULL;
+    X509 *cert = pem_to_cert(s->value);
+    char *cert_pem = NULL;
+    if (!cert)
+        return ens_error(m->err, EINVAL, "secret %s: the value is not a PEM certificate", s->name);
     if (s->private_key) {
         json_t *kr = dep_rec(m, s->private_key);
-        key = kr ? pem_to_key(rstr(kr, "key")) : NULL;
+        key_pem = kr ? rstr(kr, "key") : NULL;
+        key = pem_to_key(key_pem);
         if (!key) {
             ens_error(m->err, EINVAL, "secret %s: private_key %s has no usable key", s->name, s->private_key);
             goto out;
         }
-    } else if (!s->value && old && json_is_true(json_object_get(old, "own_key")) && rstr(old, "key_type") &&
-               !strcmp(rstr(old, "key_type"), ens_key_type_name(s->key_type))) {
-        key = pem_to_key(rstr(old, "key"));
-    }
-    if (s->value) {
-        cert = pem_to_cert(s->value);
-        if (!cert) {
-            ens_error(m->err, EINVAL, "secret %s: the value is not a PEM certificate", s->name);
-            goto out;
-        }
-        if (key && X509_check_private_key(cert, key) != 1) {
+        if (X509_check_private_key(cert, key) != 1) {
             ERR_clear_error();
             ens_error(m->err, EINVAL, "secret %s: the certificate does not match private_key %s", s->name,
                       s->private_key);
             goto out;
         }
-        chain = json_array();
-    } else {
-        bool own = false;
-        if (!key) {
-            key = generate_key(s->key_type);
-            if (!key) {
-                ossl_err(m->err, "key generation failed", s->name);
-                goto out;
-            }
-            own = true;
-        } else if (!s->private_key) {
-            own = true;
-        }
-        (void)own;
-        /* the issuer: another x509-ca secret of this session, or self-signed */
-        json_t *ir = NULL;
-        if (s->issuer) {
-            ir = dep_rec(m, s->issuer);
-            if (!ir) {
-                if (!m->err || !*m->err)
-                    ens_error(m->err, EINVAL, "secret %s: issuer %s is not available", s->name, s->issuer);
-                goto out;
-            }
-            icert = pem_to_cert(rstr(ir, "cert"));
-            signer = pem_to_key(rstr(ir, "key"));
-            if (!icert || !signer) {
-                ens_error(m->err, EINVAL, "secret %s: issuer %s has no certificate and private key", s->name,
-                          s->issuer);
-                goto out;
-            }
-        }
-        /* what the certificate says: re-issue only when one of these changes */
-        char kfp[ENS_SHA256_HEX_LEN + 1], ifp[ENS_SHA256_HEX_LEN + 1] = "";
-        pubkey_fingerprint(key, kfp);
-        if (icert) {
-            unsigned char md[32];
-            unsigned int ml = 0;
-            X509_digest(icert, EVP_sha256(), md, &ml);
-            ens_hex_encode(md, ml, ifp);
-        }
-        params = json_pack("{s:s, s:s, s:s, s:o, s:o, s:i, s:s, s:s}", "kind", kind, "cn", s->common_name, "issuer",
-                           s->issuer ? s->issuer : "", "dns", sorted_list(s->dns, s->dns_count), "ip",
-                           sorted_list(s->ips, s->ip_count), "days", (int)s->valid_for_days, "key", kfp,
-                           "issuer_cert", ifp);
-        params_s = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        if (!params_s) {
-            ens_error(m->err, ENOMEM, "out of memory");
-            goto out;
-        }
-        uint8_t d[ENS_SHA256_LEN];
-        char phex[ENS_SHA256_HEX_LEN + 1];
-        ens_sha256(params_s, strlen(params_s), d);
-        ens_hex_encode(d, sizeof(d), phex);
-        if (old && rstr(old, "params") && !strcmp(rstr(old, "params"), phex) && rstr(old, "cert")) {
-            X509 *oc = pem_to_cert(rstr(old, "cert"));
-            /* keep the old certificate unless it expires within a day */
-            bool fresh = oc && X509_cmp_time(X509_get0_notAfter(oc), NULL) > 0;
-            if (fresh) {
-                time_t soon = time(NULL) + 86400;
-                fresh = X509_cmp_time(X509_get0_notAfter(oc), &soon) > 0;
-            }
-            if (fresh) {
-                cert = oc;
-                oc = NULL;
-            }
-            X509_free(oc);
-        }
-        if (!cert) {
-            struct cert_req req = {
-                .name = s->name,
-                .ca = ca,
-                .common_name = s->common_name,
-                .dns = s->dns,
-                .dns_count = s->dns_count,
-                .ips = s->ips,
-                .ip_count = s->ip_count,
-                .days = s->valid_for_days,
-                .subject = key,
-                .issuer_cert = icert,
-                .signer = signer ? signer : key,
-            };
-            cert = issue_cert(&req, m->err);
-            if (!cert)
-                goto out;
-        }
-        chain = json_array();
-        if (ir) {
-            json_array_append_new(chain, json_string(rstr(ir, "cert")));
-            json_array_extend(chain, json_object_get(ir, "chain"));
-        }
-        json_decref(params);
-        params = json_string(phex);
     }
     cert_pem = cert_to_pem(cert);
-    if (key)
-        key_pem = key_to_pem(key);
-    if (!cert_pem || (key && !key_pem)) {
+    if (!cert_pem) {
         ossl_err(m->err, "cannot encode the certificate", s->name);
         goto out;
     }
     ens_key_type_t t = s->key_type;
     if (key)
         key_type_of(key, &t);
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:O, s:b}", "kind", kind, "origin",
-                            s->value ? "explicit" : "generated", "key_type", ens_key_type_name(t), "cert", cert_pem,
-                            "chain", chain, "own_key", !s->private_key && !s->value);
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:[], s:b, s:I}", "kind", kind, "origin", "explicit", "key_type",
+                            ens_key_type_name(t), "cert", cert_pem, "chain", "own_key", 0, "not_after",
+                            (json_int_t)cert_not_after(cert));
     if (rec && key_pem)
         json_object_set_new(rec, "key", json_string(key_pem));
-    if (rec && params)
-        json_object_set(rec, "params", params);
     rc = set_rec(m, s->name, rec);
 out:
-    if (key_pem) {
-        ens_wipe(key_pem, strlen(key_pem));
-        free(key_pem);
+    free(cert_pem);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    return rc;
+}
+
+/*
+ * A generated certificate.  Everything that decides its content is fingerprinted
+ * ("params": kind, names, validity, issuer name and certificate, key) from the stored
+ * PEM texts, so an update that changes nothing re-uses the old record without a
+ * single OpenSSL decode (OpenSSL 3's decoders cost milliseconds).
+ */
+static int do_x509(struct mctx *m, const ens_policy_secret_t *s)
+{
+    if (s->value)
+        return do_x509_explicit(m, s);
+    const char *kind = ens_secret_kind_name(s->kind);
+    bool ca = s->kind == ENS_SECRET_X509_CA;
+    int rc = -1;
+    EVP_PKEY *key = NULL, *signer = NULL;
+    X509 *icert = NULL, *cert = NULL;
+    char *new_key_pem = NULL, *cert_pem = NULL, *params_s = NULL;
+    json_t *params = NULL, *chain = NULL;
+    const char *key_pem = NULL;
+    ens_key_type_t key_type = s->key_type;
+
+    /* the key: a named private-key secret, the previous own key, or a new one */
+    json_t *old = prev_rec(m, s->name, kind);
+    if (s->private_key) {
+        json_t *kr = dep_rec(m, s->private_key);
+        key_pem = kr ? rstr(kr, "key") : NULL;
+        if (!key_pem) {
+            ens_error(m->err, EINVAL, "secret %s: private_key %s has no usable key", s->name, s->private_key);
+            goto out;
+        }
+        const char *kt = rstr(kr, "key_type");
+        for (int t = ENS_KEY_EC_P256; kt && t <= ENS_KEY_RSA_3072; t++)
+            if (!strcmp(kt, ens_key_type_name((ens_key_type_t)t)))
+                key_type = (ens_key_type_t)t;
+    } else if (old && json_is_true(json_object_get(old, "own_key")) && rstr(old, "key") && rstr(old, "key_type") &&
+               !strcmp(rstr(old, "key_type"), ens_key_type_name(s->key_type))) {
+        key_pem = rstr(old, "key");
+    } else {
+        key = generate_key(s->key_type);
+        new_key_pem = key ? key_to_pem(key) : NULL;
+        if (!new_key_pem) {
+            ossl_err(m->err, "key generation failed", s->name);
+            goto out;
+        }
+        key_pem = new_key_pem;
+    }
+    /* the issuer: another x509-ca secret of this session, or self-signed */
+    json_t *ir = NULL;
+    const char *icert_pem = NULL;
+    if (s->issuer) {
+        ir = dep_rec(m, s->issuer);
+        icert_pem = ir ? rstr(ir, "cert") : NULL;
+        if (!icert_pem || !rstr(ir, "key")) {
+            if (!m->err || !*m->err)
+                ens_error(m->err, EINVAL, "secret %s: issuer %s has no certificate and private key", s->name,
+                          s->issuer);
+            goto out;
+        }
+    }
+    char kid[ENS_SHA256_HEX_LEN + 1], iid[ENS_SHA256_HEX_LEN + 1] = "";
+    sha256_hex_str(key_pem, kid);
+    if (icert_pem)
+        sha256_hex_str(icert_pem, iid);
+    params = json_pack("{s:s, s:s, s:s, s:o, s:o, s:i, s:s, s:s}", "kind", kind, "cn", s->common_name, "issuer",
+                       s->issuer ? s->issuer : "", "dns", sorted_list(s->dns, s->dns_count), "ip",
+                       sorted_list(s->ips, s->ip_count), "days", (int)s->valid_for_days, "key", kid, "issuer_cert",
+                       iid);
+    params_s = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (!params_s) {
+        ens_error(m->err, ENOMEM, "out of memory");
+        goto out;
+    }
+    char phex[ENS_SHA256_HEX_LEN + 1];
+    sha256_hex_str(params_s, phex);
+    chain = json_array();
+    if (ir) {
+        json_array_append_new(chain, json_string(icert_pem));
+        json_array_extend(chain, json_object_get(ir, "chain"));
+    }
+    /* unchanged and not expiring within a day: keep the previous certificate */
+    if (old && rstr(old, "params") && !strcmp(rstr(old, "params"), phex) && rstr(old, "cert")) {
+        int64_t na = json_integer_value(json_object_get(old, "not_after"));
+        if (!na) {
+            X509 *oc = pem_to_cert(rstr(old, "cert"));
+            na = cert_not_after(oc);
+            X509_free(oc);
+        }
+        if (na > (int64_t)time(NULL) + 86400) {
+            json_t *rec = json_deep_copy(old);
+            if (rec) {
+                json_object_set(rec, "chain", chain);
+                json_object_set_new(rec, "not_after", json_integer((json_int_t)na));
+            }
+            rc = set_rec(m, s->name, rec);
+            goto out;
+        }
+    }
+    if (!key)
+        key = pem_to_key(key_pem);
+    if (ir) {
+        icert = pem_to_cert(icert_pem);
+        signer = pem_to_key(rstr(ir, "key"));
+    }
+    if (!key || (ir && (!icert || !signer))) {
+        ens_error(m->err, EINVAL, "secret %s: stored key or issuer material is unreadable", s->name);
+        goto out;
+    }
+    struct cert_req req = {
+        .name = s->name,
+        .ca = ca,
+        .common_name = s->common_name,
+        .dns = s->dns,
+        .dns_count = s->dns_count,
+        .ips = s->ips,
+        .ip_count = s->ip_count,
+        .days = s->valid_for_days,
+        .subject = key,
+        .issuer_cert = icert,
+        .signer = signer ? signer : key,
+    };
+    cert = issue_cert(&req, m->err);
+    if (!cert)
+        goto out;
+    cert_pem = cert_to_pem(cert);
+    if (!cert_pem) {
+        ossl_err(m->err, "cannot encode the certificate", s->name);
+        goto out;
+    }
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:b, s:s, s:I}", "kind", kind, "origin", "generated",
+                            "key_type", ens_key_type_name(key_type), "key", key_pem, "cert", cert_pem, "chain", chain,
+                            "own_key", !s->private_key, "params", phex, "not_after",
+                            (json_int_t)cert_not_after(cert));
+    rc = set_rec(m, s->name, rec);
+out:
+    if (new_key_pem) {
+        ens_wipe(new_key_pem, strlen(new_key_pem));
+        free(new_key_pem);
     }
     free(cert_pem);
     free(params_s);
