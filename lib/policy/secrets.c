@@ -10,7 +10,8 @@
  * RECORD: {"kind", "origin": generated|explicit|imported, and per kind:
  *   ascii/binary: "data" (base64), "size";  private-key: "key_type", "key" (PKCS#8 PEM);
  *   x509/x509-ca: "key_type", "key" (PEM, absent for a certificate without key), "cert" (PEM),
- *   "chain" ([PEM…], issuers nearest first), "params" (hex fingerprint of the issuance inputs)}
+ *   "chain" ([PEM…], issuers nearest first), "params" (hex fingerprint of the issuance inputs),
+ *   "own_key", "not_after" (epoch seconds)}
  */
 #include <errno.h>
 #include <pthread.h>
