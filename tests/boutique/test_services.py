@@ -86,20 +86,27 @@ def wait_port(port, proc, secs=20):
     return False
 
 
-def start(name, env=None, port=None):
-    port = port or free_port()
-    e = dict(os.environ)
-    e.update({"PORT": str(port), "LISTEN_ADDR": "127.0.0.1"})
-    e.update(env or {})
-    log = open(os.path.join(TMP, f"{name}-{port}.log"), "wb")
-    p = subprocess.Popen([os.path.join(BIN, name)], env=e, stdout=log, stderr=subprocess.STDOUT)
-    p.log_path = log.name
-    p.name = name
-    PROCS.append(p)
-    if not wait_port(port, p):
-        print(open(log.name).read())
-        raise SystemExit(f"FAIL: {NAME}: {name} did not start")
-    return p, f"127.0.0.1:{port}"
+def start(name, env=None):
+    for attempt in range(3):  # a free port can be taken by another test before we bind it
+        port = free_port()
+        e = dict(os.environ)
+        e.update({"PORT": str(port), "LISTEN_ADDR": "127.0.0.1"})
+        e.update(env or {})
+        log = open(os.path.join(TMP, f"{name}-{port}.log"), "wb")
+        p = subprocess.Popen([os.path.join(BIN, name)], env=e, stdout=log, stderr=subprocess.STDOUT)
+        p.log_path = log.name
+        p.name = name
+        if wait_port(port, p):
+            PROCS.append(p)
+            return p, f"127.0.0.1:{port}"
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        text = open(log.name, errors="replace").read()
+        if "cannot listen" not in text:
+            break
+    print(text)
+    raise SystemExit(f"FAIL: {NAME}: {name} did not start")
 
 
 def stop(p):
@@ -278,13 +285,13 @@ def test_catalog():
     stop(p)
     # graceful stop: a call in flight when SIGTERM arrives still completes
     import threading
-    p, addr = start("productcatalogservice", {"EXTRA_LATENCY": "1s"})
+    p, addr = start("productcatalogservice", {"EXTRA_LATENCY": "3s"})
     stub = pbg.ProductCatalogServiceStub(grpc.insecure_channel(addr))
     result = {}
     t = threading.Thread(target=lambda: result.update(c=code_of(
         lambda: stub.GetProduct(pb.GetProductRequest(id="OLJCESPC7Z"), timeout=10))))
     t.start()
-    time.sleep(0.4)
+    time.sleep(1.0)  # the call is in the handler (3 s of latency) when SIGTERM arrives
     p.send_signal(signal.SIGTERM)
     t.join()
     check(result.get("c", (None,))[0] == grpc.StatusCode.OK, f"call in flight at SIGTERM completes ({result})")
