@@ -165,3 +165,31 @@ assert_eq "$(rc "$E" image inspect oci:"$TMP/nonexistent")" 1 "missing image"
 assert_eq "$(rc "$E" image unpack oci:"$TMP/img":v2 "$TMP/ours")" 1 "unpack into a non-empty directory"
 assert_eq "$(stat -c %a "$(ls -d "$TMP"/edited/blobs/sha256/* | head -1)")" 644 "blob permissions"
 pass "CLI exit codes"
+
+# 9. image indexes: --platform picks the manifest (an OCI layout whose tag names an index)
+"$E" image build --platform linux/arm64/v8 --root "$O" oci:"$TMP/multi":arm >/dev/null
+"$E" image build --platform linux/amd64 --root "$O" oci:"$TMP/multi":amd >/dev/null
+"$PYTHON" - "$TMP/multi" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]
+idx = json.load(open(os.path.join(d, "index.json")))
+plat = {"arm": {"os": "linux", "architecture": "arm64", "variant": "v8"}, "amd": {"os": "linux", "architecture": "amd64"}}
+ms = []
+for m in idx["manifests"]:
+    tag = m["annotations"]["org.opencontainers.image.ref.name"]
+    ms.append({"mediaType": m["mediaType"], "digest": m["digest"], "size": m["size"], "platform": plat[tag]})
+body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": ms}).encode()
+dg = "sha256:" + hashlib.sha256(body).hexdigest()
+open(os.path.join(d, "blobs", "sha256", dg[7:]), "wb").write(body)
+idx["manifests"].append({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": dg, "size": len(body),
+                         "annotations": {"org.opencontainers.image.ref.name": "multi"}})
+json.dump(idx, open(os.path.join(d, "index.json"), "w"))
+PY
+arch() { "$E" image inspect --config "$@" | "$PYTHON" -c 'import json,sys; c=json.load(sys.stdin); print(c["architecture"] + c.get("variant", ""))'; }
+assert_eq "$(arch oci:"$TMP/multi":multi)" "amd64" "default platform"
+assert_eq "$(arch --platform linux/arm64 oci:"$TMP/multi":multi)" "arm64v8" "--platform linux/arm64"
+assert_eq "$(arch --platform linux/arm64/v8 oci:"$TMP/multi":multi)" "arm64v8" "--platform with variant"
+expect_fail "$E" image inspect --platform linux/s390x oci:"$TMP/multi":multi
+assert_contains "$OUT" "no manifest for platform linux/s390x"
+assert_eq "$(skopeo --override-arch arm64 inspect oci:"$TMP/multi":multi | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["Architecture"])')" "arm64" "skopeo agrees"
+pass "image index: platform selection"
