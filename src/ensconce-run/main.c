@@ -101,17 +101,57 @@ static int do_measure(const struct ens_run_config *c, const char *root, const ch
     return ens_measure(&spec, m, err);
 }
 
+/* ---------- the measurement, overlapped with the first network steps ---------- */
+
+/* The measurement is only needed when the evidence is requested (after TLS to the CAS and the
+ * nonce), so it runs in a thread meanwhile; the evidence callback waits for it. */
+struct measure_job {
+    const struct ens_run_config *cfg;
+    struct ens_measurement *m;
+    pthread_t thread;
+    bool started, joined;
+    int rc;
+    ens_error_t err;
+    double ms;
+    _Atomic int finished;
+};
+
+static void *measure_thread(void *arg)
+{
+    struct measure_job *j = arg;
+    double t0 = now_ms();
+    j->rc = do_measure(j->cfg, "/", "/proc/self/exe", j->m, &j->err);
+    j->ms = now_ms() - t0;
+    j->finished = 1;
+    return NULL;
+}
+
+static int measure_wait(struct measure_job *j)
+{
+    if (j->started && !j->joined) {
+        pthread_join(j->thread, NULL);
+        j->joined = true;
+        timing.measure = j->ms;
+    }
+    return j->rc;
+}
+
 /* ---------- attestation ---------- */
 
 struct evidence_ctx {
     const char *las_addr;
     int timeout_s;
+    struct measure_job *job;
 };
 
 static int evidence_from_las(void *arg, const char *measurement_hex, const uint8_t report_data[ENS_REPORT_DATA_LEN],
                              json_t **evidence, ens_error_t *err)
 {
     struct evidence_ctx *e = arg;
+    (void)measurement_hex; /* a placeholder: the measurement was still being computed */
+    if (measure_wait(e->job) < 0)
+        return ens_error(err, EINVAL, "no measurement");
+    measurement_hex = e->job->m->hex;
     double t0 = now_ms();
     if (e->las_addr == NULL)
         return ens_error(err, EINVAL, "no LAS address (set ENSCONCE_LAS_ADDR or \"las_addr\" in run.json)");
@@ -131,10 +171,10 @@ static bool transient(const ens_error_t e)
     }
 }
 
-static int attest(const struct ens_run_config *c, const char *cas, const char *las, const char *mhex,
+static int attest(const struct ens_run_config *c, const char *cas, const char *las, struct measure_job *job,
                   ens_attest_session **session, json_t **config, ens_error_t *err)
 {
-    struct evidence_ctx ectx = {.las_addr = las};
+    struct evidence_ctx ectx = {.las_addr = las, .job = job};
     double deadline = now_ms() + c->timeout_s * 1000.0;
     unsigned backoff_ms = 100;
     for (int attempt = 1;; attempt++) {
@@ -145,7 +185,7 @@ static int attest(const struct ens_run_config *c, const char *cas, const char *l
             .cas_addr = cas,
             .cas_pin = c->cas_pin,
             .config_id = c->config_id,
-            .measurement = mhex,
+            .measurement = "pending", /* see evidence_from_las */
             .las_addr = las,
             .evidence_fn = evidence_from_las,
             .evidence_arg = &ectx,
@@ -155,7 +195,7 @@ static int attest(const struct ens_run_config *c, const char *cas, const char *l
         if (ens_attest_run(&o, session, config, &e) == 0)
             return 0;
         left = deadline - now_ms();
-        if (!transient(e) || left <= 50) {
+        if (!transient(e) || left <= 50 || (job->finished && job->rc < 0)) {
             if (transient(e))
                 ens_error_wrap(&e, "gave up after %d attempts in %d s", attempt, c->timeout_s);
             *err = e;
@@ -488,6 +528,7 @@ int main(int argc, char **argv)
     ens_error_t err = NULL;
     /* Declared before the first "goto out" so that every path frees them. */
     _cleanup_free_ char *cas = NULL, *las = NULL, *exe = NULL;
+    struct measure_job mjob = {0};
     int rc;
     if (ens_run_config_load(config_path, environ, &st.cfg, &err) < 0) {
         rc = die(&err, "configuration");
@@ -496,13 +537,11 @@ int main(int argc, char **argv)
     if (st.cfg.config_id)
         g_config_id = st.cfg.config_id;
 
-    double t0 = now_ms();
-    if (do_measure(&st.cfg, root, runtime, &st.m, &err) < 0) {
-        rc = die(&err, "measurement");
-        goto out;
-    }
-    timing.measure = now_ms() - t0;
     if (measure_only) {
+        if (do_measure(&st.cfg, root, runtime, &st.m, &err) < 0) {
+            rc = die(&err, "measurement");
+            goto out;
+        }
         printf("%s\n", st.m.hex);
         if (verbose) {
             for (size_t i = 0; i < st.m.nitems; i++) {
@@ -530,6 +569,13 @@ int main(int argc, char **argv)
     }
     /* From here on the signals are ours (threads inherit the mask). */
     ens_run_block_signals();
+    mjob.cfg = &st.cfg;
+    mjob.m = &st.m;
+    if (pthread_create(&mjob.thread, NULL, measure_thread, &mjob) != 0) {
+        rc = die(NULL, "measurement: cannot start a thread");
+        goto out;
+    }
+    mjob.started = true;
 
     if (ens_run_resolve_addr(st.cfg.cas_addr, ENS_ATTEST_PORT, st.cfg.timeout_s, &cas, &err) < 0) {
         rc = die(&err, "CAS address");
@@ -539,12 +585,19 @@ int main(int argc, char **argv)
         rc = die(&err, "LAS address");
         goto out;
     }
-    t0 = now_ms();
-    if (attest(&st.cfg, cas, las, st.m.hex, &st.session, &st.config, &err) < 0) {
+    double t0 = now_ms();
+    int arc = attest(&st.cfg, cas, las, &mjob, &st.session, &st.config, &err);
+    /* A failed measurement is the cause to report, whatever the CAS said. */
+    if (measure_wait(&mjob) < 0) {
+        ens_error_release(&err);
+        rc = die(&mjob.err, "measurement");
+        goto out;
+    }
+    if (arc < 0) {
         rc = die(&err, "attestation");
         goto out;
     }
-    timing.cas = now_ms() - t0 - timing.evidence;
+    timing.cas = now_ms() - t0 - timing.evidence; /* overlaps the measurement */
     if (ens_run_service_parse(st.config, &st.svc, &err) < 0) {
         rc = die(&err, "configuration from the CAS");
         goto out;
@@ -600,6 +653,8 @@ int main(int argc, char **argv)
     }
     rc = status;
 out:
+    measure_wait(&mjob);
+    ens_error_release(&mjob.err);
     run_state_free(&st);
     return rc;
 }
