@@ -103,6 +103,8 @@ static int hexval(char c)
 
 int ens_hex_decode(const char *hex, uint8_t *out, size_t outlen, ens_error_t *err)
 {
+    if (hex == NULL)
+        return ens_error(err, EINVAL, "expected %zu hex digits, got none", 2 * outlen);
     if (strlen(hex) != 2 * outlen)
         return ens_error(err, EINVAL, "expected %zu hex digits, got %zu", 2 * outlen, strlen(hex));
     for (size_t i = 0; i < outlen; i++) {

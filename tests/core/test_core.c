@@ -43,6 +43,8 @@ static void hex_roundtrip_and_rejects(void **state)
     ens_error_t err = NULL;
     assert_int_equal(ens_hex_decode("00ab10f", out, 4, &err), -1);
     ens_error_release(&err);
+    assert_int_equal(ens_hex_decode(NULL, out, 4, &err), -1);
+    ens_error_release(&err);
     assert_int_equal(ens_hex_decode("00ab10fg", out, 4, &err), -1);
     assert_non_null(strstr(ens_error_msg(err), "position 7"));
     ens_error_release(&err);
