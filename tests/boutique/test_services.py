@@ -265,6 +265,9 @@ def test_catalog():
           and mug.picture.startswith("/static/img/products/"), f"GetProduct Mug (got {mug})")
     tank = stub.GetProduct(pb.GetProductRequest(id="66VCHSJNUP"), timeout=5)
     check(list(tank.categories) == ["clothing", "tops"] and tank.price_usd.units == 18, "Tank Top categories/price")
+    c, d = code_of(lambda: stub.GetProduct(pb.GetProductRequest(id="Z" * 100000), timeout=5))
+    check(c == grpc.StatusCode.NOT_FOUND and len(d) < 600 and d.endswith("..."),
+          f"a huge id is echoed truncated in the status ({c} {len(d)})")
     c, d = code_of(lambda: stub.GetProduct(pb.GetProductRequest(id="NOPE"), timeout=5))
     check(c == grpc.StatusCode.NOT_FOUND and d == "no product with ID NOPE", f"GetProduct unknown: NOT_FOUND ({c} {d})")
     r = [x.id for x in stub.SearchProducts(pb.SearchProductsRequest(query="MUG"), timeout=5).results]

@@ -153,6 +153,11 @@ void rpc_reply_error(rpc_reply *reply, int code, const char *fmt, ...)
     if (vasprintf(&reply->message, fmt, ap) < 0)
         reply->message = NULL;
     va_end(ap);
+    /* Status details travel in HTTP/2 trailers: keep them well under the
+     * peers' header limits even when they quote client input. */
+    if (reply->message && strlen(reply->message) > RPC_STATUS_MESSAGE_MAX - 1) {
+        memcpy(reply->message + RPC_STATUS_MESSAGE_MAX - 4, "...", 4);
+    }
 }
 
 /* Debian's Abseil (under gRPC) checks every mutex acquisition for lock-order

@@ -101,7 +101,8 @@ typedef void (*rpc_handler_fn)(void *ctx, const ProtobufCMessage *req, rpc_reply
 
 /* Sets the reply message: packed immediately, the caller keeps ownership of `msg`. */
 void rpc_reply_message(rpc_reply *reply, const ProtobufCMessage *msg);
-/* Sets an error status (code != RPC_OK) with a printf-style message. */
+/* Sets an error status (code != RPC_OK) with a printf-style message
+ * (truncated to RPC_STATUS_MESSAGE_MAX - 1 bytes). */
 void rpc_reply_error(rpc_reply *reply, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* `service_name` is the fully qualified service ("hipstershop.CartService"),
