@@ -5,6 +5,7 @@
  * The same bytes also go through --use-env expansion and $$SCONE::…$$
  * substitution against a small fixed secret store.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,6 +52,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < ens_policy_service_count(p); i++)
             if (!ens_policy_service_find(p, ens_policy_service_at(p, i)->name))
                 abort();
+        /* small sessions without RSA keys (slow to generate): materialise and build every configuration */
+        bool cheap = ens_policy_secret_count(p) <= 6;
+        for (size_t i = 0; cheap && i < ens_policy_secret_count(p); i++)
+            if (ens_policy_secret_at(p, i)->key_type == ENS_KEY_RSA_3072)
+                cheap = false;
+        ens_secret_store_t *st = NULL;
+        if (cheap && ens_secrets_materialize(p, NULL, NULL, NULL, &st, &err) == 0) {
+            for (size_t i = 0; i < ens_policy_service_count(p); i++) {
+                json_t *cfg = NULL;
+                if (ens_policy_service_config(p, ens_policy_service_at(p, i)->name, st, &cfg, &err) == 0)
+                    json_decref(cfg);
+                ens_error_release(&err);
+            }
+            json_t *pub = NULL;
+            if (ens_secret_store_public_values(p, st, &pub, &err) == 0)
+                json_decref(pub);
+            ens_error_release(&err);
+            for (size_t i = 0; i < ens_policy_secret_count(p); i++) {
+                char *rec = NULL;
+                if (ens_secret_store_export(p, st, ens_policy_secret_at(p, i)->name, "other", &rec, &err) == 0)
+                    free(rec);
+                ens_error_release(&err);
+            }
+            /* an update with the store just made keeps every value */
+            char *json = NULL;
+            ens_secret_store_t *st2 = NULL;
+            if (ens_secret_store_serialize(st, &json, &err) == 0 &&
+                ens_secrets_materialize(p, json, NULL, NULL, &st2, &err) == 0) {
+                for (size_t i = 0; i < ens_policy_secret_count(p); i++) {
+                    const ens_policy_secret_t *d = ens_policy_secret_at(p, i);
+                    char *a = NULL, *b = NULL;
+                    size_t al = 0, bl = 0;
+                    int ra = ens_secret_store_format(st, d->name, "base64", &a, &al, &err);
+                    ens_error_release(&err);
+                    int rb = ens_secret_store_format(st2, d->name, "base64", &b, &bl, &err);
+                    ens_error_release(&err);
+                    if (ra != rb || (ra == 0 && (al != bl || memcmp(a, b, al))))
+                        abort(); /* generated values must be stable */
+                    free(a);
+                    free(b);
+                }
+            }
+            free(json);
+            ens_secret_store_free(st2);
+        }
+        ens_error_release(&err);
+        ens_secret_store_free(st);
         ens_policy_free(p);
     }
     ens_error_release(&err);
