@@ -15,6 +15,9 @@
 
 #define MST_MAX_TEMPLATE (1u << 20)
 #define MST_MAX_DEPTH 32   /* partial nesting and section nesting */
+/* Nested sections multiply (a section over n elements inside another: n*n, ...): a render that
+ * visits more tags than this fails instead of running for hours.  Pages visit a few thousand. */
+#define MST_MAX_STEPS 1000000
 
 enum node_kind { N_TEXT, N_VAR, N_RAW, N_SECTION, N_INVERTED, N_PARTIAL };
 
@@ -261,6 +264,7 @@ struct ctx {
     json_t *stack[MST_MAX_DEPTH * 2 + 2];
     size_t depth;
     int partial_depth;
+    size_t steps;
     FILE *out;
     const mst_set *set;
     ens_error_t *err;
@@ -364,6 +368,9 @@ static int push(struct ctx *c, json_t *v)
 
 static int render_node(struct ctx *c, const struct node *n)
 {
+    if (++c->steps > MST_MAX_STEPS)
+        return ens_error(c->err, E2BIG, "more than %d tags to render (sections nested over large lists?)",
+                         MST_MAX_STEPS);
     switch (n->kind) {
     case N_TEXT:
         fwrite(n->text, 1, n->len, c->out);

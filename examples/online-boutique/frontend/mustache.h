@@ -39,8 +39,8 @@ int mst_set_add(mst_set *set, const char *name, const char *src, size_t len, ens
 int mst_set_load_dir(mst_set *set, const char *dir, ens_error_t *err);
 
 /* Renders template name with data as the root context; *out is malloc'd and
- * NUL-terminated.  Fails on an unknown template or partial, or when partials
- * nest deeper than 32. */
+ * NUL-terminated.  Fails on an unknown template or partial, when partials
+ * nest deeper than 32, or when more than 1,000,000 tags would be rendered. */
 int mst_render(const mst_set *set, const char *name, json_t *data, char **out, size_t *outlen,
                ens_error_t *err);
 
