@@ -237,6 +237,7 @@ static const fe_backend_ops fuzz_ops = {
 static bool has_static(const char *url) { return strcmp(url, "/static/img/products/mug.svg") == 0; }
 
 static fe_app app;
+static bool verbose;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -245,6 +246,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!freopen("/dev/null", "w", stdout))
         abort();
     ens_error_t err = NULL;
+    verbose = getenv("FUZZ_FE_VERBOSE") != NULL;
     app.be.ops = &fuzz_ops;
     app.platform = fe_platform_normalize("gcp", &app.platform_name);
     app.frontend_message = "fuzzing <now>";
@@ -387,6 +389,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fe_response resp;
     fe_handle(&app, &req, &resp);
     check_response(&req, &resp);
+    if (verbose) /* FUZZ_FE_VERBOSE=1: what each input got (to see the seeds reach the pages) */
+        fprintf(stderr, "%s %s -> %d %s (%zu bytes)\n", req.method, req.path, resp.status,
+                resp.location ? resp.location : "", resp.body_len);
     /* A POST to the cart may have filled it: the cart page must then render too. */
     if (cart.n) {
         fe_response_clear(&resp);
