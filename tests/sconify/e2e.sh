@@ -97,6 +97,13 @@ done
     fail "two sessions got the same generated secret"
 pass "C, Python and Node.js services got environment, arguments, secret, injected file and encrypted data"
 
+# --- a CAS refusal leaves no output -----------------------------------------------------------------
+expect_fail "$ENSCONCE" sconify --from oci:img-c:1 --to oci:out-refused:1 --name svc-c --service-name svc-c \
+    --dir /app/data --allow-debug-mode --k8s-helm-output-dir "$TMP/k8s-refused"
+assert_contains "$OUT" "refused"
+[ ! -e out-refused ] && [ ! -e k8s-refused/svc-c ] || fail "output left behind after the CAS refused the policy"
+pass "CAS refusal (the session exists): one clear error, no image, no chart"
+
 # --- tampering --------------------------------------------------------------------------------
 cp -a out-c out-c-bad
 "$PYTHON" "$FIX/tamper_layer.py" out-c-bad >/dev/null || fail "could not tamper with the layer"
