@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,105 @@ static int hash_in_root(const char *root, const char *resolved, uint8_t out[32],
     if (fd < 0)
         return -1;
     return hash_fd(fd, resolved, out, err);
+}
+
+/* Files are hashed in parallel once everything to measure is known: the items are added first with
+ * a pending digest, then worker threads fill the digests in.  The order of the items, and so the
+ * value, does not depend on the threads. */
+struct hash_job {
+    size_t item;
+    const char *root;  /* NULL: path is a host path (the runtime) */
+    char *path;
+    ens_error_t err;
+};
+
+struct hash_jobs {
+    struct hash_job *v;
+    size_t n, cap;
+    _Atomic size_t next;
+    struct ens_measurement *m;
+};
+
+static int add_pending(struct ens_measurement *m, struct hash_jobs *jobs, char kind, const char *item_path,
+                       const char *root, const char *path, ens_error_t *err)
+{
+    static const uint8_t zero[32];
+    if (add_item(m, kind, item_path, zero, err) < 0)
+        return -1;
+    if (jobs->n == jobs->cap) {
+        size_t ncap = jobs->cap ? jobs->cap * 2 : 32;
+        struct hash_job *nv = realloc(jobs->v, ncap * sizeof(*nv));
+        if (nv == NULL)
+            return ens_error(err, ENOMEM, "out of memory");
+        jobs->v = nv;
+        jobs->cap = ncap;
+    }
+    struct hash_job *j = &jobs->v[jobs->n];
+    memset(j, 0, sizeof(*j));
+    j->item = m->nitems - 1;
+    j->root = root;
+    j->path = strdup(path);
+    if (j->path == NULL)
+        return ens_error(err, ENOMEM, "out of memory");
+    jobs->n++;
+    return 0;
+}
+
+static void *hash_worker(void *arg)
+{
+    struct hash_jobs *jobs = arg;
+    for (;;) {
+        size_t i = jobs->next++;
+        if (i >= jobs->n)
+            return NULL;
+        struct hash_job *j = &jobs->v[i];
+        uint8_t d[32];
+        int rc;
+        if (j->root == NULL) {
+            int fd = open(j->path, O_RDONLY | O_CLOEXEC);
+            rc = fd < 0 ? ens_error_errno(&j->err, "measure runtime %s", j->path) : hash_fd(fd, j->path, d, &j->err);
+            if (fd >= 0)
+                close(fd);
+        } else {
+            rc = hash_in_root(j->root, j->path, d, &j->err);
+        }
+        if (rc == 0)
+            memcpy(jobs->m->items[j->item].digest, d, 32);
+    }
+}
+
+static int run_jobs(struct hash_jobs *jobs, ens_error_t *err)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = ncpu > 1 ? (size_t)ncpu : 1;
+    if (nthreads > 8)
+        nthreads = 8;
+    if (nthreads > jobs->n)
+        nthreads = jobs->n;
+    pthread_t th[8];
+    size_t started = 0;
+    for (size_t i = 1; i < nthreads; i++)
+        if (pthread_create(&th[started], NULL, hash_worker, jobs) == 0)
+            started++;
+    hash_worker(jobs); /* this thread works too */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    for (size_t i = 0; i < jobs->n; i++)
+        if (jobs->v[i].err) {
+            *err = jobs->v[i].err;
+            jobs->v[i].err = NULL;
+            return -1;
+        }
+    return 0;
+}
+
+static void jobs_free(struct hash_jobs *jobs)
+{
+    for (size_t i = 0; i < jobs->n; i++) {
+        free(jobs->v[i].path);
+        ens_error_release(&jobs->v[i].err);
+    }
+    free(jobs->v);
 }
 
 static bool is_exec_file(const char *root, const char *resolved)
@@ -244,7 +344,8 @@ static int canonical_settings(const char *json, char **out, ens_error_t *err)
     return 0;
 }
 
-static int measure_impl(const struct ens_measure_spec *s, struct ens_measurement *m, ens_error_t *err)
+static int measure_impl(const struct ens_measure_spec *s, struct ens_measurement *m, struct hash_jobs *jobs,
+                        ens_error_t *err)
 {
     uint8_t d[32];
     if (s->root == NULL || s->exe == NULL)
@@ -258,13 +359,8 @@ static int measure_impl(const struct ens_measure_spec *s, struct ens_measurement
         return -1;
 
     /* 1. The runtime itself. */
-    if (s->runtime) {
-        _cleanup_close_ int fd = open(s->runtime, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return ens_error_errno(err, "measure runtime %s", s->runtime);
-        if (hash_fd(fd, s->runtime, d, err) < 0 || add_item(m, 'R', "ensconce-run", d, err) < 0)
-            return -1;
-    }
+    if (s->runtime && add_pending(m, jobs, 'R', "ensconce-run", NULL, s->runtime, err) < 0)
+        return -1;
 
     /* 2. The service executable. */
     _cleanup_free_ char *found = NULL;
@@ -272,7 +368,7 @@ static int measure_impl(const struct ens_measure_spec *s, struct ens_measurement
         return ens_error_wrap(err, "service executable");
     if (ens_root_resolve(s->root, found, &m->exe, NULL, err) < 0)
         return -1;
-    if (hash_in_root(s->root, m->exe, d, err) < 0 || add_item(m, 'X', m->exe, d, err) < 0)
+    if (add_pending(m, jobs, 'X', m->exe, s->root, m->exe, err) < 0)
         return -1;
 
     struct ens_strv deps = {0};
@@ -294,7 +390,7 @@ static int measure_impl(const struct ens_measure_spec *s, struct ens_measurement
         }
         _cleanup_free_ char *ires = NULL;
         if (ens_root_resolve(s->root, sb_interp, &ires, NULL, err) < 0 ||
-            hash_in_root(s->root, ires, d, err) < 0 || add_item(m, 'I', ires, d, err) < 0) {
+            add_pending(m, jobs, 'I', ires, s->root, ires, err) < 0) {
             ens_strv_free(&deps);
             return ens_error_wrap(err, "interpreter of %s", m->exe);
         }
@@ -316,7 +412,7 @@ static int measure_impl(const struct ens_measure_spec *s, struct ens_measurement
                 _cleanup_free_ char *f2 = NULL, *r2 = NULL;
                 if (ens_measure_which(s->root, name, s->path, &f2, err) < 0 ||
                     ens_root_resolve(s->root, f2, &r2, NULL, err) < 0 ||
-                    hash_in_root(s->root, r2, d, err) < 0 || add_item(m, 'I', r2, d, err) < 0 ||
+                    add_pending(m, jobs, 'I', r2, s->root, r2, err) < 0 ||
                     collect_deps(s->root, r2, &deps, err) < 0)
                     rc = ens_error_wrap(err, "interpreter of %s", m->exe);
                 else
@@ -355,13 +451,15 @@ static int measure_impl(const struct ens_measure_spec *s, struct ens_measurement
             ens_sha256(target, (size_t)tl, d);
             rc = add_item(m, 'K', deps.v[i], d, err);
         } else {
-            rc = hash_in_root(s->root, deps.v[i], d, err);
-            if (rc == 0)
-                rc = add_item(m, 'L', deps.v[i], d, err);
+            rc = add_pending(m, jobs, 'L', deps.v[i], s->root, deps.v[i], err);
         }
     }
     ens_strv_free(&deps);
     if (rc < 0)
+        return -1;
+
+    /* The file digests, in parallel. */
+    if (run_jobs(jobs, err) < 0)
         return -1;
 
     /* 4. The measured settings. */
@@ -390,7 +488,9 @@ static int measure_impl(const struct ens_measure_spec *s, struct ens_measurement
 int ens_measure(const struct ens_measure_spec *spec, struct ens_measurement *out, ens_error_t *err)
 {
     memset(out, 0, sizeof(*out));
-    int rc = measure_impl(spec, out, err);
+    struct hash_jobs jobs = {.m = out};
+    int rc = measure_impl(spec, out, &jobs, err);
+    jobs_free(&jobs);
     if (rc < 0)
         ens_measurement_free(out);
     return rc;
