@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *resp = NULL;
     size_t resp_len = 0;
     rpc_status st;
-    int code = rpc_call_raw(channel, methods[data[0] % N_METHODS].path, data + 1, size - 1, &resp, &resp_len, 5000,
+    int code = rpc_call_raw(channel, methods[data[0] % N_METHODS].path, data + 1, size - 1, &resp, &resp_len, 8000,
                             &st);
     if (code == RPC_DEADLINE_EXCEEDED || code == RPC_UNAVAILABLE)
         abort(); /* the server hung or died */
