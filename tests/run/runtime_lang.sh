@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The unchanged service in any language, each in its own runc container: a Python script and a
 # Node.js script (code in the encrypted region, interpreter measured, Python's standard library in an
-# authenticated region), and a C program in an Alpine-like musl root file system.  Each receives its
+# authenticated region), and a C program in an Alpine-like musl root file system (built with
+# `ensconce image build` from this machine's musl loader).  Each receives its
 # arguments, the policy's environment only, an injected file and a generated secret, and reads a file
 # from the encrypted region.
 . "$ENSCONCE_SOURCE_ROOT/tests/lib/common.sh"
@@ -93,13 +94,20 @@ fi
 
 # Alpine-like musl root: musl's loader as /lib/ld-musl-x86_64.so.1, the program linked with musl-gcc.
 if command -v musl-gcc >/dev/null && [ -e /lib/x86_64-linux-musl/libc.so ]; then
+    # Built with `ensconce image build` from files of this machine, then unpacked.
+    mkdir -p "$TMP/musl-stage"
+    cp /lib/x86_64-linux-musl/libc.so "$TMP/musl-stage/ld-musl-x86_64.so.1"
+    ln -s ld-musl-x86_64.so.1 "$TMP/musl-stage/libc.musl-x86_64.so.1"
+    musl-gcc -O2 -o "$TMP/musl-stage/svc" "$SVC/main.c"
+    file "$TMP/musl-stage/svc" | grep -q "interpreter /lib/ld-musl-x86_64.so.1" || fail "not a musl program"
+    "$ENSCONCE" image build --file "$RUN_BIN:/.ensconce/bin/ensconce-run" \
+        --file "$TMP/musl-stage/ld-musl-x86_64.so.1:/lib/ld-musl-x86_64.so.1" \
+        --file "$TMP/musl-stage/libc.musl-x86_64.so.1:/lib/libc.musl-x86_64.so.1" \
+        --file "$TMP/musl-stage/svc:/usr/bin/svc" --entrypoint /.ensconce/bin/ensconce-run "oci:$TMP/musl-image" >/dev/null
     R=$TMP/musl
-    new_rootfs "$R"
-    mkdir -p "$R/lib" "$R/usr/bin"
-    cp /lib/x86_64-linux-musl/libc.so "$R/lib/ld-musl-x86_64.so.1"
-    ln -s ld-musl-x86_64.so.1 "$R/lib/libc.musl-x86_64.so.1"
-    musl-gcc -O2 -o "$R/usr/bin/svc" "$SVC/main.c"
-    file "$R/usr/bin/svc" | grep -q "interpreter /lib/ld-musl-x86_64.so.1" || fail "not a musl program"
+    "$ENSCONCE" image unpack "oci:$TMP/musl-image" "$R"
+    [ -L "$R/lib/libc.musl-x86_64.so.1" ] || fail "the image lost the musl symlink"
+    mkdir -p "$R/.ensconce/mem" "$R/etc"
     # Nothing from glibc in this root.
     find "$R" -name 'libc.so.6' -o -name 'ld-linux*' | grep -q . && fail "glibc in the musl root"
     check_case musl "$R" /usr/bin/svc '[svc, "two words"]' e:/app

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# ensconce-run as PID 1 of a SCRATCH container (only the static runtime and a static service):
+# ensconce-run as PID 1 of a SCRATCH container built with `ensconce image build` (only the static
+# runtime, run.json and a static service):
 # exit codes propagated, TERM/INT/HUP/QUIT/USR1/USR2 forwarded, 128+N when the service is killed,
 # orphans reaped; and the refusals: a changed byte in the service, a CAS with another identity, a CAS
 # that is down (clear error within the configured timeout), each one line naming cause and config id.
@@ -12,14 +13,17 @@ need runc jq gcc
 cc -static -O2 -o "$TMP/svc" "$ENSCONCE_SOURCE_ROOT/tests/run/svc/svc.c" 2>/dev/null || skip "no static libc"
 
 start_services
-ROOT=$TMP/rootfs
-new_rootfs "$ROOT"
-mkdir -p "$ROOT/bin"
-cp "$TMP/svc" "$ROOT/bin/svc"
-[ "$(find "$ROOT" -type f | wc -l)" = 2 ] || fail "the scratch root holds more than the runtime and the service"
-
 ID=rtp$$
-write_run_json "$ROOT" "$ID/svc" '{"exe": "/bin/svc"}'
+# The scratch image, built with `ensconce image build` (no base image) and unpacked as runc would get it.
+mkdir -p "$TMP/stage/.ensconce"
+write_run_json "$TMP/stage" "$ID/svc" '{"exe": "/bin/svc"}'
+"$ENSCONCE" image build --file "$RUN_BIN:/.ensconce/bin/ensconce-run" --file "$TMP/svc:/bin/svc" \
+    --file "$TMP/stage/.ensconce/run.json:/.ensconce/run.json" --entrypoint /.ensconce/bin/ensconce-run \
+    "oci:$TMP/image" >/dev/null
+ROOT=$TMP/rootfs
+"$ENSCONCE" image unpack "oci:$TMP/image" "$ROOT"
+[ "$(find "$ROOT" -type f | wc -l)" = 3 ] || fail "the scratch root holds more than the runtime, run.json and the service"
+mkdir -p "$ROOT/etc"
 M=$(measure "$ROOT")
 
 # One session, one service per behaviour (the command comes from the CAS).
