@@ -60,6 +60,7 @@ set_line two
 run_ctr "$TMP/b" "$ID-2"
 [ "$RC" = 0 ] || fail "second start: $RC: $(cat "$TMP/$ID-2.err")"
 assert_contains "$(cat "$TMP/$ID-2.out")" "file /data/log: one"$'\n'"two"
+cp -a "$ROOT/.ensconce/volumes/data" "$TMP/data.new"
 pass "data kept across restarts"
 
 # Roll the backing store back to the state after the first run.
@@ -75,3 +76,38 @@ assert_contains "$ERR" "volume data"
 [ -s "$TMP/$ID-3.out" ] && fail "the service ran on a rolled-back volume"
 echo "  $ERR"
 pass "a rolled-back volume is refused"
+
+# A tag report that fails (the CAS is gone when the service commits) makes the exit status non-zero.
+rm -rf "$ROOT/.ensconce/volumes/data"
+cp -a "$TMP/data.new" "$ROOT/.ensconce/volumes/data"
+cat >"$TMP/s.yaml" <<YAML
+name: $ID
+version: "0.3"
+security:
+  attestation: {mode: simulation}
+services:
+  - {name: svc, mrenclaves: [$M], command: [/bin/svc, append-on-term, /data/log, four],
+     image_name: img, fspf_path: /.ensconce/shield, fspf_key: $SHIELD_KEY, fspf_tag: $SHIELD_TAG}
+images:
+  - {name: img, volumes: [{name: data, path: /data}]}
+volumes:
+  - {name: data}
+predecessor: $VERSION_HASH
+YAML
+post_session "$TMP/s.yaml" >/dev/null
+runc run --bundle "$TMP/b" "$ID-4" >"$TMP/$ID-4.out" 2>"$TMP/$ID-4.err" </dev/null &
+BG=$!
+for _ in $(seq 100); do grep -q ready "$TMP/$ID-4.out" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$TMP/$ID-4.out" || fail "the service did not start: $(cat "$TMP/$ID-4.err")"
+kill "$CAS_PID"
+wait "$CAS_PID" 2>/dev/null || true
+runc kill "$ID-4" TERM
+set +e
+wait "$BG"
+RC=$?
+set -e
+runc delete -f "$ID-4" >/dev/null 2>&1 || true
+[ "$RC" != 0 ] || fail "the service's commit was not reported, yet the status is 0"
+assert_contains "$(cat "$TMP/$ID-4.err")" "volume data: reporting tag"
+assert_contains "$(cat "$TMP/$ID-4.err")" "config $ID/svc"
+pass "a failed tag report makes the exit status non-zero ($RC)"

@@ -76,6 +76,16 @@ int main(int argc, char **argv, char **envp)
             pause();
         return 0;
     }
+    if (strcmp(mode, "append-on-term") == 0 && argc > 3) { /* waits for SIGTERM, then appends */
+        signal(SIGTERM, on_sig);
+        printf("ready\n");
+        while (!got)
+            pause();
+        FILE *f = fopen(argv[2], "a");
+        if (f == NULL || fprintf(f, "%s\n", argv[3]) < 0 || fclose(f) != 0)
+            return 3;
+        return 0;
+    }
     if (strcmp(mode, "append") == 0 && argc > 3) { /* appends a line to a file and shows the file */
         FILE *f = fopen(argv[2], "a");
         if (f == NULL || fprintf(f, "%s\n", argv[3]) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0 ||
