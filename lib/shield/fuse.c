@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -44,6 +45,8 @@ struct fs {
     size_t ncur, nprev;
     uint8_t *tmp; /* chunk-sized scratch (ciphertext) */
     int commit_errors;
+    bool inited;         /* INIT seen */
+    const char *mountpoint;
 };
 
 static double ttl(struct fs *fs) { return fs->rw ? 1.0 : 3600.0; }
@@ -248,6 +251,19 @@ static int flush_cache(struct fs *fs, struct sh_node *n, ens_error_t *err)
     return 0;
 }
 
+/* Sequential reads: ask the kernel for the next chunks of the backing file ahead of time,
+ * so the disk works while this single-threaded server decrypts and replies. */
+static void prefetch(struct fs *fs, struct sh_obj *o, uint64_t idx)
+{
+    uint64_t C = fs->m->chunk, at = idx * C;
+    if (o->next_read == idx && idx > 0 && at + C > o->ra_until) {
+        uint64_t ahead = C * 4 > (4u << 20) ? C * 4 : (4u << 20);
+        posix_fadvise(o->fd, (off_t)(at + C), (off_t)ahead, POSIX_FADV_WILLNEED);
+        o->ra_until = at + C + ahead;
+    }
+    o->next_read = idx + 1;
+}
+
 /* Makes chunk idx the cached one (verified plaintext, zero-padded to a full chunk). */
 static int load_chunk(struct fs *fs, struct sh_node *n, uint64_t idx, bool skip_read, ens_error_t *err)
 {
@@ -263,14 +279,7 @@ static int load_chunk(struct fs *fs, struct sh_node *n, uint64_t idx, bool skip_
     if (skip_read || len == 0) {
         memset(o->cbuf, 0, fs->m->chunk);
     } else {
-        /* Sequential reads: ask the kernel for the next chunks of the backing file ahead of
-         * time, so the disk works while this single-threaded server decrypts and replies. */
-        uint64_t C = fs->m->chunk, at = idx * C;
-        if (o->cvalid && o->cidx + 1 == idx && at + C > o->ra_until) {
-            uint64_t ahead = C * 4 > (1u << 20) ? C * 4 : (1u << 20);
-            posix_fadvise(o->fd, (off_t)(at + C), (off_t)ahead, POSIX_FADV_WILLNEED);
-            o->ra_until = at + C + ahead;
-        }
+        prefetch(fs, o, idx);
         if (sh_obj_read_chunk(fs->m, n, idx, o->cbuf, len, err) < 0)
             return -1;
         memset(o->cbuf + len, 0, fs->m->chunk - len);
@@ -499,13 +508,14 @@ static struct sh_node *node(struct fs *fs, fuse_ino_t ino) { return sh_get(fs->m
 static void op_init(void *ud, struct fuse_conn_info *conn)
 {
     struct fs *fs = ud;
+    fs->inited = true;
     if (conn->capable & FUSE_CAP_EXPORT_SUPPORT)
         conn->want &= ~FUSE_CAP_EXPORT_SUPPORT;
     conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
     if (!fs->rw && (conn->capable & FUSE_CAP_CACHE_SYMLINKS))
         conn->want |= FUSE_CAP_CACHE_SYMLINKS;
     conn->max_write = 1u << 20;
-    conn->max_readahead = 1u << 20;
+    conn->max_readahead = 1u << 20; /* clamped to the kernel's 128 KiB; see tune_readahead() */
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -893,6 +903,16 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         uint64_t pos = (uint64_t)off + done, idx = pos / C;
         size_t coff = pos % C, k = C - coff < size - done ? C - coff : size - done;
         _cleanup_error_ ens_error_t e = NULL;
+        struct sh_obj *o = n->o;
+        if (coff == 0 && k == sh_chunk_len(fs->m, n, idx) && !(o->cvalid && o->cidx == idx)) {
+            /* a whole chunk: read and decrypt it in place in the reply (one copy less) */
+            if (obj_ready(fs, n, &e) < 0 || (prefetch(fs, o, idx), sh_obj_read_chunk(fs->m, n, idx, (uint8_t *)buf + done, k, &e)) < 0) {
+                log_err(&e);
+                return (void)fuse_reply_err(req, EIO);
+            }
+            done += k;
+            continue;
+        }
         if (load_chunk(fs, n, idx, false, &e) < 0) {
             log_err(&e);
             return (void)fuse_reply_err(req, EIO);
@@ -1114,6 +1134,33 @@ static long ms_since(const struct timespec *t)
     return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+/* The kernel caps a FUSE mount's read-ahead at 128 KiB, which leaves one request in flight
+ * for sequential reads; once INIT is answered, raise it through the mount's bdi (root only,
+ * best effort: the device number comes from mountinfo, since a stat() would need this loop). */
+static void tune_readahead(const char *mountpoint)
+{
+    _cleanup_free_ char *mp = realpath(mountpoint, NULL);
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!mp || !f)
+        return;
+    char line[4096], dev[64] = "", *save = NULL;
+    while (fgets(line, sizeof(line), f)) {
+        char *tok[6] = {0};
+        char *s = line;
+        for (int i = 0; i < 6 && (tok[i] = strtok_r(s, " ", &save)); i++)
+            s = NULL;
+        if (tok[4] && strcmp(tok[4], mp) == 0 && strlen(tok[2]) < sizeof(dev))
+            strcpy(dev, tok[2]); /* the last match is the topmost mount */
+    }
+    if (!dev[0])
+        return;
+    char path[128];
+    snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "4096", 4) != 4)
+        ens_log(ENS_LOG_DEBUG, "shield: could not raise the read-ahead of %s", mp);
+}
+
 /* The session loop, with a timeout so that coalesced close-commits happen on time. */
 static void loop(struct fuse_session *se, struct fs *fs)
 {
@@ -1139,6 +1186,10 @@ static void loop(struct fuse_session *se, struct fs *fs)
             if (res <= 0)
                 break;
             fuse_session_process_buf(se, &fbuf);
+            if (fs->inited && fs->mountpoint) {
+                tune_readahead(fs->mountpoint);
+                fs->mountpoint = NULL;
+            }
         }
         if (fs->pending && ms_since(&fs->pending_since) >= (long)fs->opts->commit_interval_ms)
             do_commit(fs);
@@ -1226,6 +1277,7 @@ int ens_shield_mount(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LE
     }
     ens_log(ENS_LOG_INFO, "shield %s mounted at %s (%s)", shield_dir, mountpoint,
             opts->writable ? "read-write" : "read-only");
+    fs.mountpoint = mountpoint;
     loop(se, &fs);
     fuse_session_unmount(se);
     fuse_remove_signal_handlers(se);

@@ -52,6 +52,7 @@ struct sh_obj {
     size_t ntab, captab;
     uint64_t ctr; /* last nonce counter used (mutable objects) */
     uint64_t ra_until; /* sequential reads: backing data asked for up to this offset */
+    uint64_t next_read; /* chunk index after the last one read (sequential detection) */
     /* one-chunk plaintext cache, written back lazily */
     uint8_t *cbuf;
     uint64_t cidx;
