@@ -41,6 +41,14 @@ static void __attribute__((noreturn)) child_exec(const struct ens_run_exec *x, i
     for (int sig = 1; sig < NSIG; sig++)
         if (sig != SIGKILL && sig != SIGSTOP)
             signal(sig, SIG_DFL);
+    /* Its own process group in the terminal's foreground (like tini): a Ctrl-C reaches the service
+     * once, from the terminal, and not a second time through our forwarding. */
+    setpgid(0, 0);
+    if (isatty(STDIN_FILENO)) {
+        signal(SIGTTOU, SIG_IGN);
+        tcsetpgrp(STDIN_FILENO, getpid());
+        signal(SIGTTOU, SIG_DFL);
+    }
     sigprocmask(SIG_SETMASK, &empty, NULL);
     const char *step = "chdir";
     if (x->pwd && chdir(x->pwd) < 0)
