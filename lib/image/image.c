@@ -259,18 +259,22 @@ int image_tmpfile(ens_image *img, char **path, int *fd, ens_error_t *err)
     return 0;
 }
 
+/* Small enough to stay in the CPU cache between read, hash and write. */
+#define COPY_BUF (128u << 10)
+
 static int copy_hash(int in, int out, const struct blob *b, const char *what, ens_error_t *err)
 {
     ens_sha256_ctx *c = ens_sha256_new();
-    _cleanup_free_ unsigned char *buf = malloc(1u << 20);
+    _cleanup_free_ unsigned char *buf = malloc(COPY_BUF);
     if (!c || !buf) {
         ens_sha256_free(c);
         return ens_error(err, ENOMEM, "out of memory");
     }
     int64_t total = 0, flushed = 0;
+    bool early_writeback = false;
     int ret = -1;
     for (;;) {
-        ssize_t r = read(in, buf, 1u << 20);
+        ssize_t r = read(in, buf, COPY_BUF);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -290,7 +294,7 @@ static int copy_hash(int in, int out, const struct blob *b, const char *what, en
             goto out;
         /* Start writeback early so the disk works while we read and hash (the final fsync of
          * index.json then has little left to wait for). */
-        if (out >= 0 && total - flushed >= (8 << 20)) {
+        if (out >= 0 && early_writeback && total - flushed >= (8 << 20)) {
             sync_file_range(out, flushed, total - flushed, SYNC_FILE_RANGE_WRITE);
             flushed = total;
         }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -134,6 +135,18 @@ static int put_blob(ens_image *img, struct blob *b, const char *dir, ens_error_t
     if (b->verified && strncmp(b->path, img->tmp, strlen(img->tmp)) == 0 && chmod(b->path, 0644) == 0 &&
         link(b->path, dst) == 0)
         return 0;
+    /* A blob of a local source on the same file system: blobs are immutable and named by their
+     * digest, so once verified a hard link is as good as a copy and writes nothing.  (Permission or
+     * cross-device failures fall back to a copy; ENSCONCE_IMAGE_COPY=bytes always copies.) */
+    const char *mode = getenv("ENSCONCE_IMAGE_COPY");
+    struct stat sst;
+    if (!(mode && strcmp(mode, "bytes") == 0) && stat(b->path, &sst) == 0 && S_ISREG(sst.st_mode) &&
+        (sst.st_mode & 0444) == 0444 && !(sst.st_mode & 0222 & ~0200)) {
+        if (blob_verify(b, err) < 0)
+            return -1;
+        if (link(b->path, dst) == 0)
+            return 0;
+    }
     return blob_copy_verified(b, dst, err);
 }
 
@@ -151,6 +164,64 @@ static int write_unsynced(const char *path, const void *data, size_t len, ens_er
         if (!*err)
             ens_error_errno(err, "write %s", path);
         unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+struct put_job {
+    ens_image *img;
+    const char *dir;
+    size_t next, n; /* blobs 0..n-1: layers, then the config */
+    pthread_mutex_t lock;
+    ens_error_t err;
+};
+
+static void *put_worker(void *arg)
+{
+    struct put_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->lock);
+        size_t i = j->err ? j->n : j->next++;
+        pthread_mutex_unlock(&j->lock);
+        if (i >= j->n)
+            return NULL;
+        struct blob *b = i < j->img->n_layers ? &j->img->layers[i] : &j->img->config;
+        ens_error_t e = NULL;
+        if (put_blob(j->img, b, j->dir, &e) < 0) {
+            pthread_mutex_lock(&j->lock);
+            if (!j->err)
+                j->err = e;
+            else
+                ens_error_release(&e);
+            pthread_mutex_unlock(&j->lock);
+        }
+    }
+}
+
+/* Layers are hashed and copied by up to 4 threads when they come from local files (the registry
+ * client is not shared between threads). */
+static int put_blobs(ens_image *img, const char *dir, ens_error_t *err)
+{
+    struct put_job j = { .img = img, .dir = dir, .n = img->n_layers + 1 };
+    pthread_mutex_init(&j.lock, NULL);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = img->reg ? 1 : (size_t)(cpus > 4 ? 4 : cpus < 1 ? 1 : cpus);
+    if (nt > j.n)
+        nt = j.n;
+    pthread_t th[4];
+    size_t started = 0;
+    ens_step("writing %zu blobs with %zu thread%s", j.n, nt, nt > 1 ? "s" : "");
+    for (size_t t = 1; t < nt; t++)
+        if (pthread_create(&th[started], NULL, put_worker, &j) == 0)
+            started++;
+    put_worker(&j);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    pthread_mutex_destroy(&j.lock);
+    if (j.err) {
+        ens_error(err, ens_error_status(j.err), "%s", ens_error_msg(j.err));
+        ens_error_release(&j.err);
         return -1;
     }
     return 0;
@@ -186,12 +257,7 @@ int oci_layout_write(ens_image *img, const char *dir, const char *tag, ens_error
     }
     if (image_render(img, true, &m, &len, &mt, err) < 0)
         goto out;
-    for (size_t i = 0; i < img->n_layers; i++) {
-        ens_step("writing layer %zu/%zu %.19s", i + 1, img->n_layers, img->layers[i].digest);
-        if (put_blob(img, &img->layers[i], dir, err) < 0)
-            goto out;
-    }
-    if (put_blob(img, &img->config, dir, err) < 0)
+    if (put_blobs(img, dir, err) < 0)
         goto out;
     char digest[72];
     if (write_manifest_blob(dir, m, len, digest, err) < 0)
