@@ -1261,6 +1261,7 @@ int ens_shield_mount(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LE
     char *argv[] = {(char *)"ensconce-shield", (char *)"-o", optstr, (char *)"-d", NULL};
     struct fuse_args args = FUSE_ARGS_INIT(opts->debug ? 4 : 3, argv);
     se = fuse_session_new(&args, &ops, sizeof(ops), &fs);
+    fuse_opt_free_args(&args); /* libfuse may have copied them */
     if (!se) {
         ens_error(err, EIO, "cannot create the FUSE session");
         goto out;

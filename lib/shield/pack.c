@@ -286,7 +286,7 @@ static int pack_dir(struct packer *p, const char *abs, const char *rel, struct s
         n++;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && n > 1)
         qsort(names, n, sizeof(*names), cmp_str); /* deterministic order */
     for (size_t i = 0; rc == 0 && i < n; i++) {
         _cleanup_free_ char *a = ens_path_join(abs, names[i]);

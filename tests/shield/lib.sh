@@ -27,7 +27,7 @@ shield_mount() {
 shield_umount() {
     local mnt=$1
     fusermount3 -u "$mnt" || umount -l "$mnt"
-    wait "$MOUNT_PID" || fail "mount process exited with an error: $(cat "$2" 2>/dev/null)"
+    wait "$MOUNT_PID" || fail "mount process exited with an error: $(cat "${2:-/dev/null}" 2>/dev/null)"
 }
 
 # objpath SHIELD KEYFILE PATH [SUFFIX]: the data object (or table with .t) of PATH in the shield.
