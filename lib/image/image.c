@@ -271,8 +271,7 @@ static int copy_hash(int in, int out, const struct blob *b, const char *what, en
         ens_sha256_free(c);
         return ens_error(err, ENOMEM, "out of memory");
     }
-    int64_t total = 0, flushed = 0;
-    bool early_writeback = false;
+    int64_t total = 0;
     int ret = -1;
     for (;;) {
         ssize_t r = read(in, buf, COPY_BUF);
@@ -293,12 +292,6 @@ static int copy_hash(int in, int out, const struct blob *b, const char *what, en
         ens_sha256_update(c, buf, (size_t)r);
         if (out >= 0 && ens_write_all(out, buf, (size_t)r, err) < 0)
             goto out;
-        /* Start writeback early so the disk works while we read and hash (the final fsync of
-         * index.json then has little left to wait for). */
-        if (out >= 0 && early_writeback && total - flushed >= (8 << 20)) {
-            sync_file_range(out, flushed, total - flushed, SYNC_FILE_RANGE_WRITE);
-            flushed = total;
-        }
         if (b->size > (4 << 20))
             ens_progress(what, (unsigned long long)total, (unsigned long long)b->size);
     }
