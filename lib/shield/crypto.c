@@ -151,6 +151,7 @@ int sh_obj_keys(struct sh_obj *o, const uint8_t vk[32])
     o->dec = EVP_CIPHER_CTX_new();
     int ok = o->enc && o->dec && EVP_EncryptInit_ex(o->enc, EVP_aes_256_gcm(), NULL, key, NULL) == 1 &&
              EVP_DecryptInit_ex(o->dec, EVP_aes_256_gcm(), NULL, key, NULL) == 1;
+    memcpy(o->key, key, sizeof(key));
     ens_wipe(key, sizeof(key));
     if (!ok) {
         EVP_CIPHER_CTX_free(o->enc);
@@ -206,12 +207,17 @@ int sh_chunk_seal(struct sh_obj *o, int region, uint64_t idx, uint64_t ctr, cons
 int sh_chunk_open(struct sh_obj *o, int region, uint64_t idx, uint64_t ctr, const uint8_t *in, size_t len,
                   const uint8_t tag[SH_GCM_TAG_LEN], uint8_t *out)
 {
+    return sh_chunk_open_ctx(o->dec, o->id, region, idx, ctr, in, len, tag, out);
+}
+
+int sh_chunk_open_ctx(EVP_CIPHER_CTX *c, const uint8_t id[SH_OBJ_ID_LEN], int region, uint64_t idx, uint64_t ctr,
+                      const uint8_t *in, size_t len, const uint8_t tag[SH_GCM_TAG_LEN], uint8_t *out)
+{
     uint8_t aad[40], iv[12], t[SH_GCM_TAG_LEN];
-    size_t al = chunk_aad(aad, o->id, region, idx, len);
+    size_t al = chunk_aad(aad, id, region, idx, len);
     chunk_iv(iv, ctr);
     memcpy(t, tag, sizeof(t));
     int ol = 0;
-    EVP_CIPHER_CTX *c = o->dec;
     if (EVP_DecryptInit_ex(c, NULL, NULL, NULL, iv) != 1 || EVP_DecryptUpdate(c, NULL, &ol, aad, (int)al) != 1)
         return -1;
     if (region == ENS_SHIELD_AUTHENTICATED) {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,8 @@ struct fs {
     uint8_t *tmp; /* chunk-sized scratch (ciphertext) */
     int commit_errors;
     bool inited;         /* INIT seen */
+    bool mt;             /* read-only mount served by several threads */
+    pthread_mutex_t lock; /* everything but the decryption of read-only reads */
     const char *mountpoint;
 };
 
@@ -1099,32 +1102,311 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
     fuse_reply_statfs(req, &sv);
 }
 
+static void tune_readahead(const char *mountpoint);
+
+/* ---- locking wrappers (one lock; uncontended on writable mounts, which use one thread) ---- */
+
+static void lk(struct fs *fs)
+{
+    pthread_mutex_lock(&fs->lock);
+    if (fs->mt && fs->inited && fs->mountpoint) {
+        tune_readahead(fs->mountpoint);
+        fs->mountpoint = NULL;
+    }
+}
+
+static void op_read_mt(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
+
+static void w_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_lookup(req, parent, name);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_forget(req, ino, nlookup);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_forget_multi(req, count, forgets);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_getattr(req, ino, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_setattr(req, ino, attr, to_set, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_readlink(req, ino);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_mknod(req, parent, name, mode, rdev);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_mkdir(req, parent, name, mode);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_symlink(req, link, parent, name);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_create(req, parent, name, mode, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_unlink(req, parent, name);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_rmdir(req, parent, name);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_rename(req, parent, name, newparent, newname, flags);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_link(req, ino, newparent, newname);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_open(req, ino, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    if (fs->mt)
+        return op_read_mt(req, ino, size, off, fi);
+    lk(fs);
+    op_read(req, ino, size, off, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_write(req, ino, buf, size, off, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_release(req, ino, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_fsync(req, ino, datasync, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_opendir(req, ino, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_readdir(req, ino, size, off, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_lseek(req, ino, off, whence, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_fsyncdir(req, ino, datasync, fi);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+static void w_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+    struct fs *fs = FS(req);
+    lk(fs);
+    op_statfs(req, ino);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+/* Read-only mounts: whole-chunk reads are decrypted outside the lock, in parallel. */
+static void op_read_mt(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    struct fs *fs = FS(req);
+    uint32_t C = fs->m->chunk;
+    lk(fs);
+    struct sh_node *n = node(fs, ino);
+    if (!n || n->type != SH_REG || !n->o || (uint64_t)off % C != 0 ||
+        ((uint64_t)off + size < n->size && size % C != 0) || (uint64_t)off >= n->size) {
+        op_read(req, ino, size, off, fi); /* partial chunks, EOF, errors: the locked path */
+        pthread_mutex_unlock(&fs->lock);
+        return;
+    }
+    _cleanup_error_ ens_error_t e = NULL;
+    if (obj_ready(fs, n, &e) < 0) {
+        log_err(&e);
+        pthread_mutex_unlock(&fs->lock);
+        return (void)fuse_reply_err(req, EIO);
+    }
+    struct sh_obj *o = n->o;
+    if ((uint64_t)off + size > n->size)
+        size = (size_t)(n->size - (uint64_t)off);
+    uint64_t first = (uint64_t)off / C, nch = (size + C - 1) / C;
+    prefetch(fs, o, first);
+    o->next_read = first + nch;
+    /* the object stays while the file is open, and a read-only table never changes */
+    int fd = o->fd, region = n->region;
+    uint8_t key[32], id[SH_OBJ_ID_LEN];
+    memcpy(key, o->key, sizeof(key));
+    memcpy(id, o->id, sizeof(id));
+    const struct sh_tent *tab = o->tab + first;
+    pthread_mutex_unlock(&fs->lock);
+
+    _cleanup_free_ uint8_t *buf = malloc(size ? size : 1);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    bool ok = buf && c && EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, NULL) == 1;
+    ens_wipe(key, sizeof(key));
+    uint64_t bad = UINT64_MAX;
+    for (uint64_t i = 0; ok && i < nch; i++) {
+        size_t len = size - i * C < C ? size - i * C : C;
+        uint8_t *p = buf + i * C;
+        if (tab[i].ctr == 0) {
+            memset(p, 0, len);
+            continue;
+        }
+        size_t got = 0;
+        while (got < len) {
+            ssize_t r = pread(fd, p + got, len - got, (off_t)((first + i) * C + got));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if (got != len || sh_chunk_open_ctx(c, id, region, first + i, tab[i].ctr, p, len, tab[i].tag, p) < 0)
+            bad = first + i, ok = false;
+    }
+    EVP_CIPHER_CTX_free(c);
+    if (!ok) {
+        lk(fs);
+        _cleanup_free_ char *path = sh_node_path(fs->m, n);
+        if (bad != UINT64_MAX)
+            ens_log(ENS_LOG_ERROR, "shield: %s: integrity check failed at chunk %llu (tampered data)",
+                    path ? path : "?", (unsigned long long)bad);
+        pthread_mutex_unlock(&fs->lock);
+        return (void)fuse_reply_err(req, bad != UINT64_MAX ? EIO : ENOMEM);
+    }
+    fuse_reply_buf(req, (const char *)buf, size);
+}
+
 static const struct fuse_lowlevel_ops ops = {
     .init = op_init,
-    .lookup = op_lookup,
-    .forget = op_forget,
-    .forget_multi = op_forget_multi,
-    .getattr = op_getattr,
-    .setattr = op_setattr,
-    .readlink = op_readlink,
-    .mknod = op_mknod,
-    .mkdir = op_mkdir,
-    .unlink = op_unlink,
-    .rmdir = op_rmdir,
-    .symlink = op_symlink,
-    .rename = op_rename,
-    .link = op_link,
-    .open = op_open,
-    .read = op_read,
-    .write = op_write,
-    .release = op_release,
-    .fsync = op_fsync,
-    .opendir = op_opendir,
-    .readdir = op_readdir,
-    .fsyncdir = op_fsyncdir,
-    .statfs = op_statfs,
-    .create = op_create,
-    .lseek = op_lseek,
+    .lookup = w_lookup,
+    .forget = w_forget,
+    .forget_multi = w_forget_multi,
+    .getattr = w_getattr,
+    .setattr = w_setattr,
+    .readlink = w_readlink,
+    .mknod = w_mknod,
+    .mkdir = w_mkdir,
+    .unlink = w_unlink,
+    .rmdir = w_rmdir,
+    .symlink = w_symlink,
+    .rename = w_rename,
+    .link = w_link,
+    .open = w_open,
+    .read = w_read,
+    .write = w_write,
+    .release = w_release,
+    .fsync = w_fsync,
+    .opendir = w_opendir,
+    .readdir = w_readdir,
+    .fsyncdir = w_fsyncdir,
+    .statfs = w_statfs,
+    .create = w_create,
+    .lseek = w_lseek,
 };
 
 static long ms_since(const struct timespec *t)
@@ -1204,7 +1486,8 @@ int ens_shield_mount(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LE
     struct ens_shield_mount_opts defaults = {0};
     if (!opts)
         opts = &defaults;
-    struct fs fs = {.shield = shield_dir, .opts = opts, .rw = opts->writable};
+    struct fs fs = {.shield = shield_dir, .opts = opts, .rw = opts->writable, .mt = !opts->writable};
+    pthread_mutex_init(&fs.lock, NULL);
     memcpy(fs.vk, key, 32);
     bool was_prev = false;
     int rc = -1;
@@ -1279,7 +1562,12 @@ int ens_shield_mount(const char *shield_dir, const uint8_t key[ENS_SHIELD_KEY_LE
     ens_log(ENS_LOG_INFO, "shield %s mounted at %s (%s)", shield_dir, mountpoint,
             opts->writable ? "read-write" : "read-only");
     fs.mountpoint = mountpoint;
-    loop(se, &fs);
+    if (fs.mt) {
+        struct fuse_loop_config lc = {.clone_fd = 0, .max_idle_threads = 4};
+        fuse_session_loop_mt(se, &lc);
+    } else {
+        loop(se, &fs);
+    }
     fuse_session_unmount(se);
     fuse_remove_signal_handlers(se);
     if (fs.rw && fs.dirty && do_commit(&fs) < 0) {
@@ -1295,5 +1583,6 @@ out:
     free(fs.cur_ids);
     free(fs.prev_ids);
     ens_wipe(fs.vk, sizeof(fs.vk));
+    pthread_mutex_destroy(&fs.lock);
     return rc;
 }

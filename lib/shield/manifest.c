@@ -29,6 +29,7 @@ void sh_obj_free(struct sh_obj *o)
         close(o->fd);
     EVP_CIPHER_CTX_free(o->enc);
     EVP_CIPHER_CTX_free(o->dec);
+    ens_wipe(o->key, sizeof(o->key));
     free(o->tab);
     if (o->cbuf)
         free(o->cbuf);

@@ -48,6 +48,7 @@ struct sh_obj {
     bool dirty;      /* differs from the last commit */
     int fd;
     EVP_CIPHER_CTX *enc, *dec;
+    uint8_t key[32]; /* the object key (for per-thread contexts of read-only mounts) */
     struct sh_tent *tab;
     size_t ntab, captab;
     uint64_t ctr; /* last nonce counter used (mutable objects) */
@@ -135,6 +136,9 @@ int sh_obj_keys(struct sh_obj *o, const uint8_t vk[32]);
  * authenticated: out = copy of the plaintext, the tag covers it). */
 int sh_chunk_seal(struct sh_obj *o, int region, uint64_t idx, uint64_t ctr, const uint8_t *in, size_t len,
                   uint8_t *out, uint8_t tag[SH_GCM_TAG_LEN]);
+/* The same with a caller's context already keyed with the object key. */
+int sh_chunk_open_ctx(EVP_CIPHER_CTX *c, const uint8_t id[SH_OBJ_ID_LEN], int region, uint64_t idx, uint64_t ctr,
+                      const uint8_t *in, size_t len, const uint8_t tag[SH_GCM_TAG_LEN], uint8_t *out);
 /* Returns 0 when the tag verifies, -1 otherwise (out then holds garbage). */
 int sh_chunk_open(struct sh_obj *o, int region, uint64_t idx, uint64_t ctr, const uint8_t *in, size_t len,
                   const uint8_t tag[SH_GCM_TAG_LEN], uint8_t *out);
