@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The shield benchmark: on the same files and in one run, sequential write and read of 1 GiB,
 # random 4 KiB reads and unpacking a tree of many small files, through
-#   shield      our FUSE mount (writable volume; one column per chunk size in SHIELD_BENCH_CHUNKS)
+#   shield      our FUSE mount (one column per chunk size in SHIELD_BENCH_CHUNKS): a writable volume
+#               for the write phases, mounted read-only (as an image's regions are) for the reads
 #   passthrough a plain libfuse high-level passthrough (bench/shield/passthrough.c), no crypto
 #   gocryptfs   and securefs (Debian packages), initialised non-interactively
 # with `openssl speed -evp aes-256-gcm` as the ceiling, and prints ratios.  Needs root + /dev/fuse.
@@ -52,11 +53,13 @@ setup() {
     securefs) mkdir "back-$1" && securefs create --pass bench "back-$1" >/dev/null 2>&1 ;;
     esac
 }
-mountfs() {
+mountfs() { # NAME MNT [ro]: ours is mounted read-only for the read phases (an image's regions)
     mkdir -p "$2"
     case $1 in
     shield-*)
-        "$ENSCONCE" fs mount -k shield.key -T "$("$ENSCONCE" fs tag "back-$1")" --rw "back-$1" "$2" >/dev/null 2>"$1.log" &
+        local rw=--rw
+        [ "${3:-}" = ro ] && rw=
+        "$ENSCONCE" fs mount -k shield.key -T "$("$ENSCONCE" fs tag "back-$1")" $rw "back-$1" "$2" >/dev/null 2>"$1.log" &
         PIDS+=($!) ;;
     passthrough) "$PT" "back-$1" "$2" 2>"$1.log" & PIDS+=($!) ;;
     gocryptfs) gocryptfs -q -extpass "echo bench" "back-$1" "$2" ;;
@@ -106,11 +109,12 @@ for fs in $FSLIST; do
     mountfs "$fs" "$m"
     t0=$(now); dd if=/dev/zero of="$m/big" bs=1M count="$MB" conv=fsync status=none; sync -f "back-$fs"; t1=$(now)
     R[$fs,seqwrite]=$(calc "$MB / ($t1 - $t0)")
-    umountfs "$fs" "$m"; drop_caches; mountfs "$fs" "$m"
+    umountfs "$fs" "$m"; drop_caches; mountfs "$fs" "$m" ro
     t0=$(now); dd if="$m/big" of=/dev/null bs=1M status=none; t1=$(now)
     R[$fs,seqread]=$(calc "$MB / ($t1 - $t0)")
-    umountfs "$fs" "$m"; drop_caches; mountfs "$fs" "$m"
+    umountfs "$fs" "$m"; drop_caches; mountfs "$fs" "$m" ro
     R[$fs,randread]=$(rand_reads "$m/big")
+    umountfs "$fs" "$m"; mountfs "$fs" "$m"
     rm -f "$m/big"
     umountfs "$fs" "$m"; drop_caches; mountfs "$fs" "$m"
     # unpack many small files, until everything is durable (unmount included, which commits)
