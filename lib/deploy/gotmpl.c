@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "core/cleanup.h"
+#include "core/text.h"
 
 #define MAX_INCLUDE_DEPTH 32
 #define MAX_VARS 64
@@ -368,13 +369,17 @@ static int parse_arg(struct lexer *lx, struct arg *a, ens_error_t *err)
     }
     if (isdigit((unsigned char)*c) || (*c == '-' && isdigit((unsigned char)c[1]))) {
         char *end = NULL;
-        double d = strtod(c, &end);
-        bool isint = true;
-        for (const char *x = c; x < end; x++)
-            if (*x == '.' || *x == 'e' || *x == 'E')
-                isint = false;
+        errno = 0;
+        long long ll = strtoll(c, &end, 10);
+        if (errno == 0 && *end != '.' && *end != 'e' && *end != 'E') {
+            a->literal = json_integer((json_int_t)ll);
+        } else {
+            double d = strtod(c, &end);
+            if (!isfinite(d))
+                return ens_error(err, EINVAL, "%s:%d: number out of range", lx->tname, lx->line);
+            a->literal = json_real(d);
+        }
         a->kind = A_NUMBER;
-        a->literal = isint ? json_integer((json_int_t)d) : json_real(d);
         lx->s = end;
         return 0;
     }
@@ -1392,8 +1397,56 @@ char *ens_json_to_yaml(json_t *v, ens_error_t *err)
     return y;
 }
 
+/* Counts nodes as the JSON emitter will see them (aliases expanded), stopping at *budget:
+ * a few anchors can otherwise expand exponentially ("billion laughs"). */
+static bool within_budget(struct fy_node *n, long *budget, int depth)
+{
+    if (n == NULL)
+        return true;
+    if (--*budget < 0 || depth > 256)
+        return false;
+    if (fy_node_is_alias(n))
+        return within_budget(fy_node_resolve_alias(n), budget, depth + 1);
+    void *it = NULL;
+    switch (fy_node_get_type(n)) {
+    case FYNT_SEQUENCE:
+        for (struct fy_node *c; (c = fy_node_sequence_iterate(n, &it)) != NULL;)
+            if (!within_budget(c, budget, depth + 1))
+                return false;
+        return true;
+    case FYNT_MAPPING:
+        for (struct fy_node_pair *pr; (pr = fy_node_mapping_iterate(n, &it)) != NULL;) {
+            struct fy_node *k = fy_node_pair_key(pr);
+            /* JSON has string keys only (and libfyaml leaks when asked to emit others) */
+            if (k && (fy_node_is_alias(k) || fy_node_get_type(k) != FYNT_SCALAR))
+                return false;
+            if (!within_budget(fy_node_pair_value(pr), budget, depth + 1))
+                return false;
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
 json_t *ens_yaml_to_json(const char *text, size_t len, const char *origin, ens_error_t *err)
 {
+    /* libfyaml 0.7 can hang on invalid UTF-8 (in directives): check first */
+    int bad_line = 0, bad_col = 0;
+    if (memchr(text, '\0', len) != NULL) {
+        ens_error(err, EINVAL, "%s: contains a NUL byte", origin);
+        return NULL;
+    }
+    if (!ens_utf8_valid(text, len, &bad_line, &bad_col)) {
+        ens_error(err, EINVAL, "%s:%d:%d: invalid UTF-8", origin, bad_line, bad_col);
+        return NULL;
+    }
+    /* libfyaml 0.7 leaks on single-quoted scalars holding two adjacent escaped quotes: refuse them */
+    if (memmem(text, len, "''''", 4) != NULL) {
+        ens_error(err, EINVAL, "%s: four single quotes in a row are not supported: write that string in double "
+                               "quotes", origin);
+        return NULL;
+    }
     /* collect libfyaml's diagnostics instead of letting it print them */
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
@@ -1413,10 +1466,20 @@ json_t *ens_yaml_to_json(const char *text, size_t len, const char *origin, ens_e
         fy_diag_destroy(diag);
         return NULL;
     }
+    /* libfyaml leaks errors collected after the parse (seen when emitting): stop collecting */
+    if (diag)
+        fy_diag_set_collect_errors(diag, false);
     fy_diag_destroy(diag);
     if (fy_document_root(fyd) == NULL) {
         fy_document_destroy(fyd);
         return json_object();
+    }
+    long budget = 1000000;
+    if (!within_budget(fy_document_root(fyd), &budget, 0)) {
+        fy_document_destroy(fyd);
+        ens_error(err, E2BIG, "%s: too large or too deep once aliases are expanded, or a key that is not "
+                              "a plain value", origin);
+        return NULL;
     }
     char *js = fy_emit_document_to_string(fyd, FYECF_MODE_JSON_ONELINE);
     fy_document_destroy(fyd);

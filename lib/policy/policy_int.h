@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 
+#include "core/text.h"
 #include "policy/policy.h"
 
 /* ---- a minimal YAML tree with positions (built from libfyaml events) */
@@ -24,7 +25,6 @@ struct ens_ynode {
 int ens_yaml_load(const char *src, size_t len, const char *source, struct ens_ynode **root, ens_error_t *err);
 void ens_yaml_free(struct ens_ynode *n);
 /* Validates UTF-8; on failure sets the line and column (1-based) of the first bad byte. */
-bool ens_utf8_valid(const char *s, size_t len, int *line, int *col);
 
 /* ---- the model */
 struct ens_arena_blk;

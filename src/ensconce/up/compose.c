@@ -320,6 +320,7 @@ static int norm_service(const char *name, json_t *svc, json_t *named_volumes, js
             json_object_set(health, "path", json_object_get(probe, "path"));
     }
     if (health) {
+        json_object_set_new(n, "health", health); /* n owns it from here, on every path */
         const char *tk[] = {"interval", "timeout", "start_period"};
         long defaults[] = {1000, 5000, 120000};
         for (int k = 0; k < 3; k++) {
@@ -331,7 +332,6 @@ static int norm_service(const char *name, json_t *svc, json_t *named_volumes, js
             snprintf(key, sizeof(key), "%s_ms", tk[k]);
             json_object_set_new(health, key, json_integer(ms));
         }
-        json_object_set_new(n, "health", health);
     }
     json_t *sess = json_object_get(svc, "x-ensconce-session");
     if (sess && !json_is_string(sess))
@@ -371,6 +371,14 @@ int up_compose_load(const char *path, const char *project, json_t **out, ens_err
     size_t len = 0;
     if (ens_read_file(path, MAX_COMPOSE_SIZE, &text, &len, err) < 0)
         return -1;
+    return up_compose_parse(text, len, path, project, out, err);
+}
+
+int up_compose_parse(const char *text, size_t len, const char *path, const char *project, json_t **out,
+                     ens_error_t *err)
+{
+    if (len > MAX_COMPOSE_SIZE)
+        return ens_error(err, EFBIG, "%s: larger than %u bytes", path, MAX_COMPOSE_SIZE);
     json_auto_t *doc = ens_yaml_to_json(text, len, path, err);
     if (doc == NULL)
         return -1;
@@ -427,6 +435,12 @@ int up_compose_load(const char *path, const char *project, json_t **out, ens_err
         }
     }
     const char *name = project ? project : json_string_value(json_object_get(doc, "name"));
-    *out = json_pack("{s:s, s:o, s:O}", "name", name ? name : "default", "services", order, "volumes", named);
-    return *out ? 0 : ens_error(err, ENOMEM, "out of memory");
+    json_t *res = json_object();
+    if (res == NULL || json_object_set_new(res, "name", json_string(name ? name : "default")) < 0 ||
+        json_object_set_new(res, "services", order) < 0 || json_object_set(res, "volumes", named) < 0) {
+        json_decref(res);
+        return ens_error(err, EINVAL, "%s: cannot represent the project (invalid name?)", path);
+    }
+    *out = res;
+    return 0;
 }

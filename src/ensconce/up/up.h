@@ -19,6 +19,9 @@
  * x-ensconce-probe, x-ensconce-session).  *out is a normalised document:
  * {"name": PROJECT, "services": [{...}, ...] in start order (dependencies first)}. */
 int up_compose_load(const char *path, const char *project, json_t **out, ens_error_t *err);
+/* The same from text in memory (path names it in errors). */
+int up_compose_parse(const char *text, size_t len, const char *path, const char *project, json_t **out,
+                     ens_error_t *err);
 
 /* Unpacks a service's image into a runc bundle and adapts config.json (environment, command,
  * host network, /etc/hosts, tmpfs, volumes, FUSE, capabilities). */

@@ -1,0 +1,1 @@
+{{ range $k, $v := .Values.m }}{{ $k }}={{ $v | quote }}{{ end }}{{ if and .Values.a (not .Values.z) }}{{ toYaml .Values.l | nindent 2 }}{{ else }}{{ printf "%s-%d" .Values.s 3 }}{{ end }}
