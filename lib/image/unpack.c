@@ -373,7 +373,8 @@ static int resolve_dir(int rootfd, const char *rel, bool create, const char *ent
 int dir_modes_apply(struct dir_modes *dm, int rootfd, ens_error_t *err)
 {
     /* Deepest first, so that parents stay traversable while their children are fixed. */
-    qsort(dm->v, dm->n, sizeof(*dm->v), by_depth_desc);
+    if (dm->n > 1)
+        qsort(dm->v, dm->n, sizeof(*dm->v), by_depth_desc);
     for (size_t i = 0; i < dm->n; i++) {
         _cleanup_free_ char *dir = strdup(dm->v[i].path);
         if (!dir)

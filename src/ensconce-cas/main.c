@@ -111,6 +111,28 @@ static int lock_data_dir(const char *dir, ens_error_t *err)
     return fd;
 }
 
+/* Frees whatever serve() has set up so far (every path out of it is leak-free, so that
+ * sanitizer builds see no leak on a refused start either). */
+static void cas_release(struct cas *cas, int lockfd, SSL_CTX *a, SSL_CTX *b)
+{
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    cas_hw_free();
+    if (cas->log_store)
+        cas_store_close(cas->log_store);
+    if (cas->store)
+        cas_store_close(cas->store);
+    ens_nonce_store_free(cas->nonces);
+    EVP_PKEY_free(cas->key);
+    X509_free(cas->cert);
+    for (size_t i = 0; i < cas->admin_count; i++)
+        free(cas->admins[i]);
+    free(cas->admins);
+    memset(cas, 0, sizeof(*cas));
+    if (lockfd >= 0)
+        close(lockfd);
+}
+
 static int serve(int argc, char **argv)
 {
     const char *collateral = NULL;
@@ -161,23 +183,31 @@ static int serve(int argc, char **argv)
         fprintf(stderr, "%s: unexpected argument '%s'\n", PROG, argv[optind]);
         return 2;
     }
-    if (ens_mkdir_p(data, 0700, &err) < 0 || read_admins(&cas, data, &err) < 0)
+    if (ens_mkdir_p(data, 0700, &err) < 0 || read_admins(&cas, data, &err) < 0) {
+        cas_release(&cas, -1, NULL, NULL);
         return ens_error_report(&err, PROG);
+    }
     int lockfd = lock_data_dir(data, &err);
-    if (lockfd < 0)
+    if (lockfd < 0) {
+        cas_release(&cas, -1, NULL, NULL);
         return ens_error_report(&err, PROG);
+    }
     _cleanup_free_ char *dbp = ens_path_join(data, "cas.db");
     _cleanup_free_ char *mkp = master ? strdup(master) : ens_path_join(data, "master.key");
     _cleanup_free_ char *colp = collateral ? strdup(collateral) : ens_path_join(data, "collateral");
     if (cas_hw_init(colp, &err) < 0 || self_measurement(cas.measurement, &err) < 0
         || ens_tls_load_or_create(data, "tls", "ensconce-cas", san, &cas.key, &cas.cert, &err) < 0
-        || cas_store_open(dbp, mkp, &cas.store, &err) < 0 || cas_store_open(dbp, mkp, &cas.log_store, &err) < 0)
+        || cas_store_open(dbp, mkp, &cas.store, &err) < 0 || cas_store_open(dbp, mkp, &cas.log_store, &err) < 0) {
+        cas_release(&cas, lockfd, NULL, NULL);
         return ens_error_report(&err, PROG);
+    }
     cas.nonces = ens_nonce_store_new(ENS_NONCE_TTL_S, 1 << 18);
     SSL_CTX *client_tls = ens_tls_server_ctx(cas.key, cas.cert, true, &err);
     SSL_CTX *attest_tls = client_tls ? ens_tls_server_ctx(cas.key, cas.cert, true, &err) : NULL;
-    if (cas.nonces == NULL || attest_tls == NULL)
+    if (cas.nonces == NULL || attest_tls == NULL) {
+        cas_release(&cas, lockfd, client_tls, attest_tls);
         return ens_error_report(&err, PROG);
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -191,9 +221,18 @@ static int serve(int argc, char **argv)
     struct ens_http_config ac = {.listen = alisten, .tls = attest_tls, .max_body = 256 * 1024,
                                  .max_headers = 16384, .timeout_s = timeout, .threads = threads,
                                  .cb = cas_api_attest, .arg = &cas};
-    if (cas_commit_start(&cas, &err) < 0 || ens_http_server_start(&cc, &cs, &err) < 0
-        || ens_http_server_start(&ac, &as, &err) < 0)
+    if (cas_commit_start(&cas, &err) < 0) {
+        cas_release(&cas, lockfd, client_tls, attest_tls);
         return ens_error_report(&err, PROG);
+    }
+    if (ens_http_server_start(&cc, &cs, &err) < 0 || ens_http_server_start(&ac, &as, &err) < 0) {
+        if (cs)
+            ens_http_server_stop(cs);
+        cas_commit_stop(&cas);
+        cas_commit_free(&cas);
+        cas_release(&cas, lockfd, client_tls, attest_tls);
+        return ens_error_report(&err, PROG);
+    }
     SSL_CTX_free(client_tls);
     SSL_CTX_free(attest_tls);
     uint8_t id[32];
@@ -208,16 +247,7 @@ static int serve(int argc, char **argv)
     ens_http_server_stop(cs);
     ens_http_server_stop(as);
     cas_commit_free(&cas);
-    cas_hw_free();
-    cas_store_close(cas.log_store);
-    cas_store_close(cas.store);
-    ens_nonce_store_free(cas.nonces);
-    EVP_PKEY_free(cas.key);
-    X509_free(cas.cert);
-    for (size_t i = 0; i < cas.admin_count; i++)
-        free(cas.admins[i]);
-    free(cas.admins);
-    close(lockfd);
+    cas_release(&cas, lockfd, NULL, NULL);
     return 0;
 }
 
