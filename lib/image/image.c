@@ -23,6 +23,16 @@ void ens_image_opts_init(struct ens_image_opts *o)
     o->platform = "linux/amd64";
 }
 
+int ens_image_set_compression(ens_image *img, const char *compression, ens_error_t *err)
+{
+    enum comp c;
+    if (parse_compression(compression, &c, err) < 0)
+        return -1;
+    /* the options hold borrowed strings: keep a static one */
+    img->opts.compression = c == COMP_GZIP ? "gzip" : c == COMP_ZSTD ? "zstd" : "none";
+    return 0;
+}
+
 void blob_clear(struct blob *b)
 {
     free(b->media_type);
@@ -978,7 +988,7 @@ static int write_items(ens_image *img, struct items *it, const char *created_by,
     if (parse_compression(img->opts.compression, &c, err) < 0)
         return -1;
     struct layer_writer *lw;
-    if (layer_writer_open(img->tmp, c, &lw, err) < 0)
+    if (layer_writer_open(img->tmp, c, img->opts.gzip_level, &lw, err) < 0)
         return -1;
     struct archive *aw = layer_writer_archive(lw);
     int64_t epoch = source_date_epoch();
@@ -1267,7 +1277,7 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
         return 0;
     /* Pass 2: the same layer without them, same compression as the media type says. */
     enum comp c = strstr(b->media_type, "zstd") ? COMP_ZSTD : strstr(b->media_type, "gzip") ? COMP_GZIP : COMP_NONE;
-    if (open_layer(img, b, &fd, &lr, err) < 0 || layer_writer_open(img->tmp, c, &lw, err) < 0)
+    if (open_layer(img, b, &fd, &lr, err) < 0 || layer_writer_open(img->tmp, c, img->opts.gzip_level, &lw, err) < 0)
         goto out;
     ar = layer_reader_archive(lr);
     struct archive *aw = layer_writer_archive(lw);

@@ -27,6 +27,7 @@ struct ens_image_opts {
     const char *platform;    /* "os/arch[/variant]", default linux/amd64 */
     const char *authfile;    /* default: REGISTRY_AUTH_FILE, then ~/.docker/config.json */
     const char *compression; /* new layers: "gzip" (default), "zstd" or "none" */
+    int gzip_level;          /* 1 (fastest) .. 9; 0: 6, as docker and skopeo */
 };
 void ens_image_opts_init(struct ens_image_opts *o);
 
@@ -79,6 +80,10 @@ int ens_image_read_file(ens_image *img, const char *path, size_t max, char **buf
 /* Removes paths (absolute, as seen in the image; a directory with everything below it) from every
  * layer; only the layers that hold any of them are rewritten. */
 int ens_image_remove_paths(ens_image *img, const char *const *paths, size_t n, ens_error_t *err);
+
+/* Compression of the layers added from now on: "gzip", "zstd" or "none" (e.g. "none" for a layer
+ * of ciphertext, which does not compress). */
+int ens_image_set_compression(ens_image *img, const char *compression, ens_error_t *err);
 
 /* Adds a layer holding the tree under dir, placed at dest ("/" for the image root). */
 int ens_image_add_layer_dir(ens_image *img, const char *dir, const char *dest, ens_error_t *err);

@@ -160,7 +160,7 @@ void layer_reader_free(struct layer_reader *lr);
 int layer_reader_error(struct layer_reader *lr, ens_error_t *err);
 
 struct layer_writer;
-int layer_writer_open(const char *tmpdir, enum comp c, struct layer_writer **out, ens_error_t *err);
+int layer_writer_open(const char *tmpdir, enum comp c, int gzip_level, struct layer_writer **out, ens_error_t *err);
 struct archive *layer_writer_archive(struct layer_writer *lw);
 int layer_writer_close(struct layer_writer *lw, struct blob *out, ens_error_t *err);
 void layer_writer_free(struct layer_writer *lw);

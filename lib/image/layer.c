@@ -409,7 +409,7 @@ static la_ssize_t write_cb(struct archive *a, void *cd, const void *buf, size_t 
     return (la_ssize_t)n;
 }
 
-int layer_writer_open(const char *tmpdir, enum comp c, struct layer_writer **out, ens_error_t *err)
+int layer_writer_open(const char *tmpdir, enum comp c, int gzip_level, struct layer_writer **out, ens_error_t *err)
 {
     struct layer_writer *lw = calloc(1, sizeof(*lw));
     if (!lw)
@@ -439,7 +439,8 @@ int layer_writer_open(const char *tmpdir, enum comp c, struct layer_writer **out
     }
     if (c == COMP_GZIP) {
         /* zlib's gzip header carries mtime 0 and no name: reproducible. */
-        if (deflateInit2(&lw->z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        if (deflateInit2(&lw->z, gzip_level >= 1 && gzip_level <= 9 ? gzip_level : 6, Z_DEFLATED, 15 + 16, 8,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
             layer_writer_free(lw);
             return ens_error(err, ENOMEM, "zlib init failed");
         }

@@ -234,7 +234,7 @@ static char *make_layer(const char *tmp, enum comp c, const struct ent *e, struc
 {
     ens_error_t err = NULL;
     struct layer_writer *lw;
-    assert_int_equal(layer_writer_open(tmp, c, &lw, &err), 0);
+    assert_int_equal(layer_writer_open(tmp, c, 0, &lw, &err), 0);
     struct archive *aw = layer_writer_archive(lw);
     for (; e->path; e++) {
         struct archive_entry *ae = archive_entry_new();
@@ -385,7 +385,7 @@ static void test_xattrs(void **state)
     assert_non_null(mkdtemp(tmp));
     ens_error_t err = NULL;
     struct layer_writer *lw;
-    assert_int_equal(layer_writer_open(tmp, COMP_GZIP, &lw, &err), 0);
+    assert_int_equal(layer_writer_open(tmp, COMP_GZIP, 0, &lw, &err), 0);
     struct archive *aw = layer_writer_archive(lw);
     struct archive_entry *ae = archive_entry_new();
     archive_entry_set_pathname(ae, "f");

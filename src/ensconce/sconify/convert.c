@@ -338,7 +338,9 @@ static int convert_steps(const struct sconify_opts *o, struct sconify_result *r,
 
     /* the new layer and the config: ensconce-run becomes the entrypoint */
     const char *entry[] = {SCONIFY_RUNTIME_PATH, NULL};
-    if (ens_image_add_layer_dir(img, stage, "/", err) < 0 || ens_image_set_entrypoint(img, entry, err) < 0 ||
+    /* the new layer is mostly ciphertext, which does not compress: store it as a plain tar */
+    if (ens_image_set_compression(img, shield ? "none" : "gzip", err) < 0 ||
+        ens_image_add_layer_dir(img, stage, "/", err) < 0 || ens_image_set_entrypoint(img, entry, err) < 0 ||
         ens_image_set_cmd(img, NULL, err) < 0 || ens_image_set_label(img, "io.ensconce.config-id", r->config_id, err) < 0 ||
         ens_image_set_label(img, "io.ensconce.measurement", r->measurement, err) < 0)
         return -1;
@@ -392,6 +394,8 @@ int sconify_convert(const struct sconify_opts *o, struct sconify_result *r, ens_
     ens_step("reading %s", o->from);
     struct ens_image_opts io;
     ens_image_opts_init(&io);
+    /* the shield layer is ciphertext, which does not compress: spend little time trying */
+    io.gzip_level = 1;
     if (o->tls_verify && strcmp(o->tls_verify, "false") == 0)
         io.tls_verify = false;
     __attribute__((cleanup(image_freep))) ens_image *img = NULL;
