@@ -19,6 +19,7 @@
 
 #include "core/cleanup.h"
 #include "core/text.h"
+#include "policy/yaml.h"
 
 #define MAX_INCLUDE_DEPTH 32
 #define MAX_VARS 64
@@ -1397,36 +1398,68 @@ char *ens_json_to_yaml(json_t *v, ens_error_t *err)
     return y;
 }
 
-/* Counts nodes as the JSON emitter will see them (aliases expanded), stopping at *budget:
- * a few anchors can otherwise expand exponentially ("billion laughs"). */
-static bool within_budget(struct fy_node *n, long *budget, int depth)
+/* A plain scalar's value under the YAML 1.2 core schema: null, booleans, integers, floats,
+ * else a string (quoted scalars are always strings). */
+static json_t *plain_scalar(const char *s)
 {
-    if (n == NULL)
-        return true;
-    if (--*budget < 0 || depth > 256)
-        return false;
-    if (fy_node_is_alias(n))
-        return within_budget(fy_node_resolve_alias(n), budget, depth + 1);
-    void *it = NULL;
-    switch (fy_node_get_type(n)) {
-    case FYNT_SEQUENCE:
-        for (struct fy_node *c; (c = fy_node_sequence_iterate(n, &it)) != NULL;)
-            if (!within_budget(c, budget, depth + 1))
-                return false;
-        return true;
-    case FYNT_MAPPING:
-        for (struct fy_node_pair *pr; (pr = fy_node_mapping_iterate(n, &it)) != NULL;) {
-            struct fy_node *k = fy_node_pair_key(pr);
-            /* JSON has string keys only (and libfyaml leaks when asked to emit others) */
-            if (k && (fy_node_is_alias(k) || fy_node_get_type(k) != FYNT_SCALAR))
-                return false;
-            if (!within_budget(fy_node_pair_value(pr), budget, depth + 1))
-                return false;
-        }
-        return true;
-    default:
-        return true;
+    if (*s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+        strcmp(s, "NULL") == 0)
+        return json_null();
+    if (strcmp(s, "true") == 0 || strcmp(s, "True") == 0 || strcmp(s, "TRUE") == 0)
+        return json_true();
+    if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0)
+        return json_false();
+    const char *d = s + (*s == '-' || *s == '+');
+    if (*d >= '0' && *d <= '9') {
+        char *end = NULL;
+        errno = 0;
+        long long ll = strtoll(s, &end, strncmp(d, "0x", 2) == 0 ? 16 : 10);
+        if (*end == '\0' && errno == 0)
+            return json_integer((json_int_t)ll);
     }
+    if ((*d >= '0' && *d <= '9') || (*d == '.' && d[1] >= '0' && d[1] <= '9')) {
+        char *end = NULL;
+        double v = strtod(s, &end);
+        if (*end == '\0' && isfinite(v))
+            return json_real(v);
+    }
+    return json_string(s);
+}
+
+static json_t *ynode_to_json(const struct ens_ynode *n, const char *origin, int depth, ens_error_t *err)
+{
+    if (depth > 256) {
+        ens_error(err, E2BIG, "%s:%d:%d: nested too deeply", origin, n->line, n->col);
+        return NULL;
+    }
+    if (n->type == ENS_Y_SCALAR) {
+        json_t *v = n->plain ? plain_scalar(n->str) : json_stringn(n->str, n->len);
+        if (v == NULL)
+            ens_error(err, EINVAL, "%s:%d:%d: not a valid string", origin, n->line, n->col);
+        return v;
+    }
+    json_t *out = n->type == ENS_Y_SEQ ? json_array() : json_object();
+    for (size_t i = 0; out && i < n->n; i += n->type == ENS_Y_SEQ ? 1 : 2) {
+        const struct ens_ynode *v = n->type == ENS_Y_SEQ ? n->kids[i] : n->kids[i + 1];
+        json_t *jv = ynode_to_json(v, origin, depth + 1, err);
+        if (jv == NULL) {
+            json_decref(out);
+            return NULL;
+        }
+        if (n->type == ENS_Y_SEQ) {
+            json_array_append_new(out, jv);
+            continue;
+        }
+        const struct ens_ynode *k = n->kids[i];
+        if (k->type != ENS_Y_SCALAR || strlen(k->str) != k->len) {
+            json_decref(jv);
+            json_decref(out);
+            ens_error(err, EINVAL, "%s:%d:%d: mapping keys must be plain values", origin, k->line, k->col);
+            return NULL;
+        }
+        json_object_set_new(out, k->str, jv);
+    }
+    return out;
 }
 
 json_t *ens_yaml_to_json(const char *text, size_t len, const char *origin, ens_error_t *err)
@@ -1441,56 +1474,12 @@ json_t *ens_yaml_to_json(const char *text, size_t len, const char *origin, ens_e
         ens_error(err, EINVAL, "%s:%d:%d: invalid UTF-8", origin, bad_line, bad_col);
         return NULL;
     }
-    /* libfyaml 0.7 leaks on single-quoted scalars holding two adjacent escaped quotes: refuse them */
-    if (memmem(text, len, "''''", 4) != NULL) {
-        ens_error(err, EINVAL, "%s: four single quotes in a row are not supported: write that string in double "
-                               "quotes", origin);
+    struct ens_ynode *root = NULL;
+    if (ens_yaml_load(text, len, origin, &root, err) < 0)
         return NULL;
-    }
-    /* collect libfyaml's diagnostics instead of letting it print them */
-    struct fy_diag_cfg dcfg;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    struct fy_diag *diag = fy_diag_create(&dcfg);
-    if (diag)
-        fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg cfg = {.flags = FYPCF_QUIET, .diag = diag};
-    struct fy_document *fyd = fy_document_build_from_string(&cfg, text, len);
-    if (fyd == NULL) {
-        void *it = NULL;
-        struct fy_diag_error *de = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
-        if (de)
-            ens_error(err, EINVAL, "%s:%d:%d: %s", origin, de->line + 1, de->column + 1, de->msg);
-        else
-            ens_error(err, EINVAL, "%s: not valid YAML", origin);
-        fy_diag_destroy(diag);
-        return NULL;
-    }
-    /* libfyaml leaks errors collected after the parse (seen when emitting): stop collecting */
-    if (diag)
-        fy_diag_set_collect_errors(diag, false);
-    fy_diag_destroy(diag);
-    if (fy_document_root(fyd) == NULL) {
-        fy_document_destroy(fyd);
+    if (root == NULL)
         return json_object();
-    }
-    long budget = 1000000;
-    if (!within_budget(fy_document_root(fyd), &budget, 0)) {
-        fy_document_destroy(fyd);
-        ens_error(err, E2BIG, "%s: too large or too deep once aliases are expanded, or a key that is not "
-                              "a plain value", origin);
-        return NULL;
-    }
-    char *js = fy_emit_document_to_string(fyd, FYECF_MODE_JSON_ONELINE);
-    fy_document_destroy(fyd);
-    if (js == NULL) {
-        ens_error(err, EINVAL, "%s: cannot convert YAML to JSON", origin);
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *j = json_loads(js, JSON_DECODE_ANY, &jerr);
-    free(js);
-    if (j == NULL)
-        ens_error(err, EINVAL, "%s: %s", origin, jerr.text);
+    json_t *j = ynode_to_json(root, origin, 0, err);
+    ens_yaml_free(root);
     return j;
 }

@@ -8,22 +8,7 @@
 #include "core/text.h"
 #include "policy/policy.h"
 
-/* ---- a minimal YAML tree with positions (built from libfyaml events) */
-enum ens_ytype { ENS_Y_SCALAR, ENS_Y_SEQ, ENS_Y_MAP };
-
-struct ens_ynode {
-    enum ens_ytype type;
-    int line, col;         /* 1-based */
-    char *str;             /* scalars: NUL-terminated text */
-    size_t len;
-    bool plain;            /* plain (unquoted) scalar: "", ~, null are null */
-    struct ens_ynode **kids; /* seq: items; map: key0, value0, key1, value1, and so on */
-    size_t n, cap;
-};
-
-/* Loads one YAML document; errors read "SOURCE:LINE:COL: problem". */
-int ens_yaml_load(const char *src, size_t len, const char *source, struct ens_ynode **root, ens_error_t *err);
-void ens_yaml_free(struct ens_ynode *n);
+#include "policy/yaml.h"
 /* Validates UTF-8; on failure sets the line and column (1-based) of the first bad byte. */
 
 /* ---- the model */
