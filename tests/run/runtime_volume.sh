@@ -44,11 +44,13 @@ YAML
 }
 make_bundle "$TMP/b" "$ROOT" fuse
 
-set_line one
+# a line long and random enough that finding it in ciphertext by chance is impossible
+FIRST=one-marker-$RANDOM$RANDOM$RANDOM
+set_line "$FIRST"
 run_ctr "$TMP/b" "$ID-1"
 [ "$RC" = 0 ] || fail "first start: $RC: $(cat "$TMP/$ID-1.err") $(cat "$TMP/$ID-1.out")"
-assert_contains "$(cat "$TMP/$ID-1.out")" "file /data/log: one"
-grep -rqF "one" "$ROOT/.ensconce/volumes/data" && fail "plaintext in the volume's backing store"
+assert_contains "$(cat "$TMP/$ID-1.out")" "file /data/log: $FIRST"
+grep -rqF "$FIRST" "$ROOT/.ensconce/volumes/data" && fail "plaintext in the volume's backing store"
 cp -a "$ROOT/.ensconce/volumes/data" "$TMP/data.old"
 pass "fresh volume created, written, tags reported"
 assert_contains "$(cat "$TMP/$ID-1.out")" "file /app/data.txt: confidential data 42"
@@ -59,7 +61,7 @@ pass "image shield and volume served with FUSE"
 set_line two
 run_ctr "$TMP/b" "$ID-2"
 [ "$RC" = 0 ] || fail "second start: $RC: $(cat "$TMP/$ID-2.err")"
-assert_contains "$(cat "$TMP/$ID-2.out")" "file /data/log: one"$'\n'"two"
+assert_contains "$(cat "$TMP/$ID-2.out")" "file /data/log: $FIRST"$'\n'"two"
 cp -a "$ROOT/.ensconce/volumes/data" "$TMP/data.new"
 pass "data kept across restarts"
 
