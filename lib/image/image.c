@@ -1208,7 +1208,7 @@ static int open_layer(ens_image *img, struct blob *b, int *fd, struct layer_read
     *fd = open(b->path, O_RDONLY | O_CLOEXEC);
     if (*fd < 0)
         return ens_error_errno(err, "layer %s: open", b->digest);
-    if (layer_reader_open(*fd, b->digest, b->verified ? NULL : b->digest, b->size, lr, err) < 0) {
+    if (layer_reader_open_blob(*fd, b, lr, err) < 0) {
         close(*fd);
         return -1;
     }
@@ -1266,9 +1266,8 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
         layer_reader_error(lr, err);
         goto out;
     }
-    if (layer_reader_finish(lr, b->diff_id, NULL, err) < 0)
+    if (layer_reader_finish_blob(lr, b, err) < 0)
         goto out;
-    b->verified = true;
     layer_reader_free(lr);
     lr = NULL;
     close(fd);
@@ -1303,7 +1302,7 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
         layer_reader_error(lr, err);
         goto out;
     }
-    if (layer_reader_finish(lr, b->diff_id, NULL, err) < 0)
+    if (layer_reader_finish_blob(lr, b, err) < 0)
         goto out;
     struct blob nb;
     if (layer_writer_close(lw, &nb, err) < 0)

@@ -57,6 +57,7 @@ struct blob {
     char *media_type;
     char *path;       /* local file with the blob's bytes, NULL until fetched */
     bool verified;    /* digest checked since it reached path */
+    bool diff_id_ok;  /* uncompressed content checked against diff_id */
     char diff_id[72]; /* uncompressed digest (layers), "" when unknown */
     json_t *desc;     /* the descriptor as read (annotations, urls...) or NULL */
 };
@@ -148,6 +149,10 @@ struct layer_reader;
  * and checked (with size >= 0, also their count) by layer_reader_finish(). */
 int layer_reader_open(int fd, const char *name, const char *digest, int64_t size, struct layer_reader **out,
                       ens_error_t *err);
+/* The same for a blob: hashes only what was not checked before (digest, diff_id), and
+ * layer_reader_finish_blob() records what it checked. */
+int layer_reader_open_blob(int fd, const struct blob *b, struct layer_reader **out, ens_error_t *err);
+int layer_reader_finish_blob(struct layer_reader *lr, struct blob *b, ens_error_t *err);
 struct archive *layer_reader_archive(struct layer_reader *lr);
 /* Decompresses a layer blob from in to out (a plain tar), with the same checks as the reader. */
 int layer_decompress(int in, const char *name, const char *digest, int64_t size, int out, const char *diff_id,

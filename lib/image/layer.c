@@ -71,6 +71,7 @@ struct layer_reader {
     ZSTD_DStream *zs;
     size_t zs_last;
     ens_sha256_ctx *hc, *hu;
+    bool want_u; /* compute the uncompressed digest (diff_id) */
     unsigned char *in, *out;
     size_t in_len, in_pos;
     bool in_eof, end;
@@ -97,7 +98,9 @@ static int fill_in(struct layer_reader *lr)
     if (lr->size >= 0 && lr->nread > lr->size)
         return ens_error(&lr->err, EBADMSG, "layer %s: blob is larger than its descriptor's size %lld", lr->name,
                          (long long)lr->size);
-    ens_sha256_update(lr->hc, lr->in, (size_t)r);
+    /* Hash only what is to be checked: SHA-256 is most of the CPU time of reading a layer. */
+    if (lr->digest[0])
+        ens_sha256_update(lr->hc, lr->in, (size_t)r);
     lr->in_len = (size_t)r;
     lr->in_pos = 0;
     return 0;
@@ -147,7 +150,8 @@ static ssize_t produce(struct layer_reader *lr, const void **buf)
             *buf = lr->in + lr->in_pos;
             size_t n = lr->in_len - lr->in_pos;
             lr->in_pos = lr->in_len;
-            ens_sha256_update(lr->hu, *buf, n);
+            if (lr->want_u && !lr->digest[0]) /* else the diff_id is the digest */
+                ens_sha256_update(lr->hu, *buf, n);
             return (ssize_t)n;
         }
         if (lr->comp == COMP_GZIP) {
@@ -177,7 +181,8 @@ static ssize_t produce(struct layer_reader *lr, const void **buf)
             size_t n = IOBUF - lr->z.avail_out;
             if (n > 0) {
                 *buf = lr->out;
-                ens_sha256_update(lr->hu, lr->out, n);
+                if (lr->want_u)
+                    ens_sha256_update(lr->hu, lr->out, n);
                 return (ssize_t)n;
             }
             continue;
@@ -199,7 +204,8 @@ static ssize_t produce(struct layer_reader *lr, const void **buf)
         lr->zs_last = r;
         if (ob.pos > 0) {
             *buf = lr->out;
-            ens_sha256_update(lr->hu, lr->out, ob.pos);
+            if (lr->want_u)
+                ens_sha256_update(lr->hu, lr->out, ob.pos);
             return (ssize_t)ob.pos;
         }
     }
@@ -216,13 +222,32 @@ static la_ssize_t read_cb(struct archive *a, void *cd, const void **buf)
     return n;
 }
 
-static struct layer_reader *lr_new(int fd, const char *name, const char *digest, int64_t size)
+/* Data libarchive does not want (removed or unread entries) of a plain tar that is not being
+ * hashed is skipped with a seek instead of being read. */
+static la_int64_t skip_cb(struct archive *a, void *cd, la_int64_t request)
+{
+    (void)a;
+    struct layer_reader *lr = cd;
+    if (!lr->sniffed || lr->comp != COMP_NONE || lr->digest[0] || lr->want_u || lr->in_pos != lr->in_len ||
+        request <= 0)
+        return 0;
+    la_int64_t n = request;
+    if (lr->size >= 0 && n > lr->size - lr->nread)
+        n = lr->size - lr->nread;
+    if (n <= 0 || lseek(lr->fd, (off_t)n, SEEK_CUR) < 0)
+        return 0;
+    lr->nread += n;
+    return n;
+}
+
+static struct layer_reader *lr_new(int fd, const char *name, const char *digest, int64_t size, bool want_u)
 {
     struct layer_reader *lr = calloc(1, sizeof(*lr));
     if (!lr)
         return NULL;
     lr->fd = fd;
     lr->size = size;
+    lr->want_u = want_u;
     lr->name = strdup(name ? name : "(layer)");
     if (digest)
         snprintf(lr->digest, sizeof(lr->digest), "%s", digest);
@@ -237,16 +262,19 @@ static struct layer_reader *lr_new(int fd, const char *name, const char *digest,
     return lr;
 }
 
-int layer_reader_open(int fd, const char *name, const char *digest, int64_t size, struct layer_reader **out,
-                      ens_error_t *err)
+static int reader_open(int fd, const char *name, const char *digest, int64_t size, bool want_u,
+                       struct layer_reader **out, ens_error_t *err)
 {
-    struct layer_reader *lr = lr_new(fd, name, digest, size);
+    struct layer_reader *lr = lr_new(fd, name, digest, size, want_u);
     if (!lr || !(lr->ar = archive_read_new())) {
         layer_reader_free(lr);
         return ens_error(err, ENOMEM, "out of memory");
     }
     archive_read_support_format_tar(lr->ar);
-    if (archive_read_open(lr->ar, lr, NULL, read_cb, NULL) != ARCHIVE_OK) {
+    archive_read_set_callback_data(lr->ar, lr);
+    archive_read_set_read_callback(lr->ar, read_cb);
+    archive_read_set_skip_callback(lr->ar, skip_cb);
+    if (archive_read_open1(lr->ar) != ARCHIVE_OK) {
         if (lr->err)
             ens_error(err, ens_error_status(lr->err), "%s", ens_error_msg(lr->err));
         else
@@ -258,10 +286,31 @@ int layer_reader_open(int fd, const char *name, const char *digest, int64_t size
     return 0;
 }
 
+int layer_reader_open(int fd, const char *name, const char *digest, int64_t size, struct layer_reader **out,
+                      ens_error_t *err)
+{
+    return reader_open(fd, name, digest, size, true, out, err);
+}
+
+int layer_reader_open_blob(int fd, const struct blob *b, struct layer_reader **out, ens_error_t *err)
+{
+    return reader_open(fd, b->digest, b->verified ? NULL : b->digest, b->size, !b->diff_id_ok, out, err);
+}
+
+int layer_reader_finish_blob(struct layer_reader *lr, struct blob *b, ens_error_t *err)
+{
+    bool checks_u = lr->want_u && b->diff_id[0];
+    if (layer_reader_finish(lr, b->diff_id, NULL, err) < 0)
+        return -1;
+    b->verified = true;
+    b->diff_id_ok |= checks_u;
+    return 0;
+}
+
 int layer_decompress(int in, const char *name, const char *digest, int64_t size, int out, const char *diff_id,
                      char out_diff_id[72], ens_error_t *err)
 {
-    struct layer_reader *lr = lr_new(in, name, digest, size);
+    struct layer_reader *lr = lr_new(in, name, digest, size, true);
     if (!lr)
         return ens_error(err, ENOMEM, "out of memory");
     const void *buf;
@@ -292,6 +341,10 @@ int layer_reader_error(struct layer_reader *lr, ens_error_t *err)
 
 int layer_reader_finish(struct layer_reader *lr, const char *diff_id, char out_diff_id[72], ens_error_t *err)
 {
+    if (out_diff_id)
+        out_diff_id[0] = '\0';
+    if (!lr->digest[0] && !lr->want_u)
+        return 0; /* verified before: nothing left to check, no need to read the rest */
     const void *buf;
     ssize_t n;
     while ((n = produce(lr, &buf)) > 0)
@@ -305,20 +358,26 @@ int layer_reader_finish(struct layer_reader *lr, const char *diff_id, char out_d
         if (fill_in(lr) < 0)
             return layer_reader_error(lr, err);
     }
-    char got[72], got_u[72];
-    digest_of(lr->hc, got);
-    lr->hc = NULL;
-    digest_of(lr->hu, got_u);
-    lr->hu = NULL;
+    char got[72] = "", got_u[72] = "";
+    if (lr->digest[0]) {
+        digest_of(lr->hc, got);
+        lr->hc = NULL;
+    }
+    if (lr->want_u && lr->comp == COMP_NONE && lr->digest[0]) {
+        memcpy(got_u, got, sizeof(got)); /* a plain tar: the uncompressed digest is the blob's */
+    } else if (lr->want_u) {
+        digest_of(lr->hu, got_u);
+        lr->hu = NULL;
+    }
     if (lr->digest[0] && !ens_ct_equal(got, lr->digest, 71))
         return ens_error(err, EBADMSG, "layer %s: digest mismatch: content is %s", lr->name, got);
     if (lr->size >= 0 && lr->nread != lr->size)
         return ens_error(err, EBADMSG, "layer %s: size %lld differs from its descriptor's %lld", lr->name,
                          (long long)lr->nread, (long long)lr->size);
-    if (diff_id && *diff_id && strcmp(diff_id, got_u) != 0)
+    if (lr->want_u && diff_id && *diff_id && strcmp(diff_id, got_u) != 0)
         return ens_error(err, EBADMSG, "layer %s: uncompressed digest %s differs from the config's diff_id %s",
                          lr->name, got_u, diff_id);
-    if (out_diff_id)
+    if (out_diff_id && lr->want_u)
         memcpy(out_diff_id, got_u, 72);
     return 0;
 }
@@ -401,7 +460,8 @@ static int compress_chunk(struct layer_writer *lw, const void *p, size_t n, bool
 static la_ssize_t write_cb(struct archive *a, void *cd, const void *buf, size_t n)
 {
     struct layer_writer *lw = cd;
-    ens_sha256_update(lw->hu, buf, n);
+    if (lw->comp != COMP_NONE) /* a plain tar's diff_id is its digest: hashed once, in emit() */
+        ens_sha256_update(lw->hu, buf, n);
     if (compress_chunk(lw, buf, n, false) < 0) {
         archive_set_error(a, EIO, "%s", ens_error_msg(lw->err));
         return -1;
@@ -484,12 +544,17 @@ int layer_writer_close(struct layer_writer *lw, struct blob *b, ens_error_t *err
     memset(b, 0, sizeof(*b));
     digest_of(lw->hc, b->digest);
     lw->hc = NULL;
-    digest_of(lw->hu, b->diff_id);
-    lw->hu = NULL;
+    if (lw->comp == COMP_NONE) {
+        memcpy(b->diff_id, b->digest, sizeof(b->diff_id));
+    } else {
+        digest_of(lw->hu, b->diff_id);
+        lw->hu = NULL;
+    }
     b->size = lw->csize;
     b->media_type = strdup(comp_layer_media_type(lw->comp));
     b->path = ens_steal(&lw->path);
     b->verified = true;
+    b->diff_id_ok = true;
     if (!b->media_type)
         return ens_error(err, ENOMEM, "out of memory");
     return 0;

@@ -771,19 +771,18 @@ int ens_image_unpack(ens_image *img, const char *dir, bool bundle, ens_error_t *
             goto fail;
         }
         struct layer_reader *lr = NULL;
-        if (layer_reader_open(fd, b->digest, b->verified ? NULL : b->digest, b->size, &lr, err) < 0) {
+        if (layer_reader_open_blob(fd, b, &lr, err) < 0) {
             blob_prefer_digest_error(b, err);
             goto fail;
         }
         int r = layer_apply_reader(rootfd, rootfs, lr, b->digest, dm, err);
         if (r == 0)
-            r = layer_reader_finish(lr, b->diff_id, NULL, err);
+            r = layer_reader_finish_blob(lr, b, err);
         layer_reader_free(lr);
         if (r < 0) {
             blob_prefer_digest_error(b, err);
             goto fail;
         }
-        b->verified = true;
     }
     if (dir_modes_apply(dm, rootfd, err) < 0)
         goto fail;

@@ -46,7 +46,7 @@ int ens_image_layer_walk(ens_image *img, size_t i, ens_image_entry_cb cb, void *
     if (fd < 0)
         return ens_error_errno(err, "layer %s: open", b->digest);
     struct layer_reader *lr;
-    if (layer_reader_open(fd, b->digest, b->verified ? NULL : b->digest, b->size, &lr, err) < 0) {
+    if (layer_reader_open_blob(fd, b, &lr, err) < 0) {
         blob_prefer_digest_error(b, err);
         return -1;
     }
@@ -92,9 +92,8 @@ int ens_image_layer_walk(ens_image *img, size_t i, ens_image_entry_cb cb, void *
     }
     /* Only a complete pass proves the digest; an early stop leaves the blob unverified. */
     if (!stopped) {
-        if (layer_reader_finish(lr, b->diff_id, NULL, err) < 0)
+        if (layer_reader_finish_blob(lr, b, err) < 0)
             goto out;
-        b->verified = true;
     }
     ret = 0;
 out:

@@ -8,10 +8,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cas/casclient.h"
@@ -33,6 +36,33 @@ static void rm_workp(char **dir)
         ens_rm_rf(*dir, NULL);
         free(*dir);
     }
+}
+
+/* Where the unpacked image and the shield are staged.  $TMPDIR when set; else memory (/dev/shm)
+ * when the image fits there with room to spare, because creating and deleting thousands of files
+ * costs far more on a journalled disk file system than the conversion itself, and the plaintext of
+ * the protected files then never reaches a disk outside the source image; else /var/tmp. */
+static const char *work_parent(const ens_image *img)
+{
+    const char *t = getenv("TMPDIR");
+    if (t && *t)
+        return t;
+    uint64_t need = 64u << 20;
+    for (size_t i = 0; i < ens_image_layer_count(img); i++) {
+        struct ens_image_layer l;
+        if (ens_image_layer_info(img, i, &l) == 0) /* compressed layers: assume 3x */
+            need += (uint64_t)l.size *
+                    (l.media_type && (strstr(l.media_type, "gzip") || strstr(l.media_type, "zstd")) ? 3 : 1);
+    }
+    need *= 2; /* the unpacked tree and the shield */
+    struct statfs fs;
+    struct statvfs vfs;
+    long pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC && statvfs("/dev/shm", &vfs) == 0 &&
+        access("/dev/shm", W_OK) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize >= need && pages > 0 &&
+        psize > 0 && (uint64_t)pages * (uint64_t)psize / 2 >= need)
+        return "/dev/shm";
+    return "/var/tmp";
 }
 
 void sconify_result_free(struct sconify_result *r)
@@ -403,7 +433,7 @@ int sconify_convert(const struct sconify_opts *o, struct sconify_result *r, ens_
         return ens_error_wrap(err, "--from %s", o->from);
     json_t *cfg = json_object_get(ens_image_config(img), "config");
 
-    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
+    const char *tmp = work_parent(img);
     __attribute__((cleanup(rm_workp))) char *work = NULL;
     if (asprintf(&work, "%s/ensconce-sconify-XXXXXX", tmp) < 0 || mkdtemp(work) == NULL) {
         free(work);
