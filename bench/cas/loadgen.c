@@ -5,6 +5,9 @@
  *   ens-cas-load attest   --cas A --pin HEX --las L --config-id S/SVC --measurement M --clients N --seconds T
  *       full attestation round trips (fresh key, new TLS connection, nonce, LAS evidence,
  *       configuration) back to back in N threads.
+ *   ens-cas-load handshake --cas A --pin HEX --clients N --seconds T
+ *       the floor under an attestation: a fresh key and certificate, a new mutual-TLS connection
+ *       and GET /healthz, back to back in N threads (what OpenSSL alone costs).
  *   ens-cas-load sessions --cas A --pin HEX --identity DIR --clients N --seconds T
  *       session create then update (predecessor from the reply) on a keep-alive connection
  *       per thread.
@@ -76,6 +79,35 @@ static void *attest_loop(void *arg)
         record(w, now_ms() - t0);
         json_decref(cfg);
         ens_attest_session_free(s);
+    }
+    return NULL;
+}
+
+static void *handshake_loop(void *arg)
+{
+    struct worker *w = arg;
+    while (!atomic_load(&stop)) {
+        double t0 = now_ms();
+        ens_error_t err = NULL;
+        EVP_PKEY *key = NULL;
+        X509 *cert = NULL;
+        ens_http_conn *c = NULL;
+        struct ens_http_response r = {0};
+        struct ens_http_client_opts o = {.addr = cas, .pin = pin};
+        if (ens_tls_keygen(&key, &err) < 0 || ens_tls_selfsigned(key, "ensconce-run", 2, NULL, &cert, &err) < 0 ||
+            (o.client_key = key, o.client_cert = cert, ens_http_connect(&o, &c, &err) < 0) ||
+            ens_http_request(c, "GET", "/healthz", NULL, NULL, 0, &r, &err) < 0 ||
+            (r.status != 200 && ens_error(&err, EPROTO, "GET /healthz: status %d", r.status) < 0)) {
+            w->errors++;
+            snprintf(w->last_error, sizeof(w->last_error), "%s", ens_error_msg(err));
+            ens_error_release(&err);
+        } else {
+            record(w, now_ms() - t0);
+        }
+        ens_http_response_clear(&r);
+        ens_http_close(c);
+        X509_free(cert);
+        EVP_PKEY_free(key);
     }
     return NULL;
 }
@@ -185,19 +217,20 @@ int main(int argc, char **argv)
         }
     }
     _cleanup_error_ ens_error_t err = NULL;
-    bool att = strcmp(kind, "attest") == 0;
+    bool att = strcmp(kind, "attest") == 0, hs = strcmp(kind, "handshake") == 0;
+    bool ses = strcmp(kind, "sessions") == 0;
     if (!cas || !pin_hex || ens_hex_decode(pin_hex, pin, 32, &err) < 0 || clients < 1 || clients > 512
-        || (att && (!las || !cid || !meas)) || (!att && (strcmp(kind, "sessions") != 0 || !idir))) {
+        || (att && (!las || !cid || !meas)) || (ses && !idir) || !(att || hs || ses)) {
         fprintf(stderr, "ens-cas-load: bad arguments (see loadgen.c)\n");
         return 2;
     }
-    if (!att && ens_tls_load_or_create(idir, "identity", "bench", NULL, &id_key, &id_cert, &err) < 0)
+    if (ses && ens_tls_load_or_create(idir, "identity", "bench", NULL, &id_key, &id_cert, &err) < 0)
         return ens_error_report(&err, "ens-cas-load");
     struct worker *w = calloc((size_t)clients, sizeof(*w));
     double t0 = now_ms();
     for (int i = 0; i < clients; i++) {
         w[i].idx = i;
-        pthread_create(&w[i].t, NULL, att ? attest_loop : session_loop, &w[i]);
+        pthread_create(&w[i].t, NULL, att ? attest_loop : hs ? handshake_loop : session_loop, &w[i]);
     }
     struct timespec d = {.tv_sec = (time_t)seconds, .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
     nanosleep(&d, NULL);
@@ -230,7 +263,7 @@ int main(int argc, char **argv)
                     + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
     printf("%s clients=%d ops=%zu ops_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%lu client_cpu_ms_per_op=%.3f", kind,
            clients, total, (double)total / elapsed, p50, p99, errors, total ? cpu_ms / (double)total : 0.0);
-    if (!att)
+    if (ses)
         printf(" creates=%lu updates=%lu", creates, updates);
     printf("\n");
     if (last)

@@ -16,6 +16,7 @@ CLI=$BUILD/src/ensconce/ensconce LOAD=$BUILD/bench/cas/ens-cas-load
 for b in "$CAS" "$LAS" "$CLI" "$LOAD"; do [ -x "$b" ] || { echo "bench/cas: $b not built (make first)"; exit 1; }; done
 T=$(mktemp -d /tmp/ens-bench-cas-XXXXXX)
 pids=()
+declare -A att_ops
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT
 port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -69,7 +70,24 @@ for n in 1 8 32; do
     [ $n = 32 ] && goal=$(awk -v o="$ops" -v p="$p99" 'BEGIN{printf "1000/s: %.2fx, p99 20ms: %.2fx", o/1000, 20/(p>0?p:1)}')
     printf '%-28s %10s %9s %9s   %-34s %s%s\n' "attestation, $n clients" "$ops" "$p50" "$p99" "$goal" "$cpuop" \
         "$([ "$err" != 0 ] && echo " ($err errors)")"
+    att_ops[$n]=$ops
     [ $n = 32 ] && cap32=$(awk -v s="$cpuop" -v p="$(nproc)" 'BEGIN{split(s,a,"+"); t=a[1]+a[2]+a[3]; if (t>0) printf "%.0f", p*1000/t}')
+done
+# The floor under every row above: what OpenSSL alone costs per round trip (fresh key and
+# certificate, new mutual-TLS connection to the same port, GET /healthz).  ratio = attestation / floor.
+for n in 1 32; do
+    c0=$(cpu $CASPID)
+    line=$("$LOAD" handshake --cas 127.0.0.1:$AP --pin "$PIN" --clients $n --seconds "$DUR")
+    c1=$(cpu $CASPID)
+    ops=$(sed -E 's/.*ops_per_s=([0-9.]+).*/\1/' <<<"$line")
+    p50=$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")
+    p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
+    nops=$(sed -E 's/.* ops=([0-9]+).*/\1/' <<<"$line")
+    ccpu=$(sed -E 's/.*client_cpu_ms_per_op=([0-9.]+).*/\1/' <<<"$line")
+    att=${att_ops[$n]:-0}
+    printf '%-28s %10s %9s %9s   %-34s %s\n' "mTLS handshake only, $n" "$ops" "$p50" "$p99" \
+        "attestation/floor: $(awk -v a="$att" -v o="$ops" 'BEGIN{printf "%.2fx", (o>0 ? a/o : 0)}')" \
+        "$(awk -v c=$((c1 - c0)) -v n="$nops" -v t="$TCK" -v k="$ccpu" 'BEGIN{ if (n>0) printf "%.2f+0+%.2f", c*1000/t/n, k }')"
 done
 for n in 1 8; do
     line=$("$LOAD" sessions --cas 127.0.0.1:$P --pin "$PIN" --identity "$ENSCONCE_CONFIG_DIR" --clients $n --seconds "$DUR")

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* TLS helpers: keys, self-signed certificates, PEM files, key ids, server contexts. */
+/* EC_KEY: see ens_tls_keygen() */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "net/net.h"
 
 #include <errno.h>
@@ -27,11 +29,22 @@ static int ssl_error(ens_error_t *err, const char *what)
     return ens_error(err, EPROTO, "%s: %s", what, buf);
 }
 
+/*
+ * A key held as an EC_KEY (OpenSSL's "legacy" form) on purpose: OpenSSL 3.0 puts a provider key
+ * through OSSL_ENCODER and OSSL_DECODER whenever it is placed into a certificate or written as PEM,
+ * and looking those up costs more than the elliptic-curve arithmetic (a quarter of an attestation
+ * round trip's client CPU).  The EC_KEY form takes the direct ASN.1 path; signing with it exports it
+ * to the provider once.  The EC_KEY functions are deprecated, not removed, in 3.x.
+ */
 int ens_tls_keygen(EVP_PKEY **out, ens_error_t *err)
 {
-    EVP_PKEY *k = EVP_EC_gen("P-256");
-    if (k == NULL)
+    EC_KEY *ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+    EVP_PKEY *k = EVP_PKEY_new();
+    if (ec == NULL || k == NULL || EC_KEY_generate_key(ec) != 1 || EVP_PKEY_assign_EC_KEY(k, ec) != 1) {
+        EC_KEY_free(ec);
+        EVP_PKEY_free(k);
         return ssl_error(err, "generating a P-256 key");
+    }
     *out = k;
     return 0;
 }
