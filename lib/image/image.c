@@ -33,8 +33,47 @@ int ens_image_set_compression(ens_image *img, const char *compression, ens_error
     return 0;
 }
 
+int layer_names_add(struct layer_names *ln, const char *path, const char *link)
+{
+    if (ln->n == ln->cap) {
+        size_t cap = ln->cap ? 2 * ln->cap : 256;
+        char **p = realloc(ln->path, cap * sizeof(char *));
+        if (!p)
+            return -1;
+        ln->path = p;
+        char **l = realloc(ln->link, cap * sizeof(char *));
+        if (!l)
+            return -1;
+        ln->link = l;
+        ln->cap = cap;
+    }
+    ln->path[ln->n] = strdup(path);
+    ln->link[ln->n] = link ? strdup(link) : NULL;
+    if (!ln->path[ln->n] || (link && !ln->link[ln->n])) {
+        free(ln->path[ln->n]);
+        free(ln->link[ln->n]);
+        return -1;
+    }
+    ln->n++;
+    return 0;
+}
+
+void layer_names_free(struct layer_names *ln)
+{
+    if (!ln)
+        return;
+    for (size_t i = 0; i < ln->n; i++) {
+        free(ln->path[i]);
+        free(ln->link[i]);
+    }
+    free(ln->path);
+    free(ln->link);
+    free(ln);
+}
+
 void blob_clear(struct blob *b)
 {
+    layer_names_free(b->names);
     free(b->media_type);
     free(b->path);
     json_decref(b->desc);
@@ -1168,10 +1207,10 @@ static bool path_matches(const char *p, char **set, size_t n)
     return false;
 }
 
-static int entry_removed(struct archive_entry *e, char **set, size_t n, bool *hit, bool warn)
+static int name_removed(const char *name, const char *hl, char **set, size_t n, bool *hit, bool warn)
 {
     bool esc;
-    _cleanup_free_ char *p = path_clean(archive_entry_pathname(e), &esc);
+    _cleanup_free_ char *p = path_clean(name, &esc);
     if (!p)
         return -1;
     *hit = path_matches(p, set, n);
@@ -1187,7 +1226,6 @@ static int entry_removed(struct archive_entry *e, char **set, size_t n, bool *hi
         memmove(b, b + 4, strlen(b + 4) + 1);
         *hit = path_matches(q, set, n);
     }
-    const char *hl = archive_entry_hardlink(e);
     if (!*hit && hl) {
         _cleanup_free_ char *t = path_clean(hl, &esc);
         if (!t)
@@ -1199,6 +1237,11 @@ static int entry_removed(struct archive_entry *e, char **set, size_t n, bool *hi
         }
     }
     return 0;
+}
+
+static int entry_removed(struct archive_entry *e, char **set, size_t n, bool *hit, bool warn)
+{
+    return name_removed(archive_entry_pathname(e), archive_entry_hardlink(e), set, n, hit, warn);
 }
 
 static int open_layer(ens_image *img, struct blob *b, int *fd, struct layer_reader **lr, ens_error_t *err)
@@ -1246,7 +1289,18 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
     struct layer_writer *lw = NULL;
     int ret = -1;
     bool any = false;
-    /* Pass 1: does this layer hold any of the paths? */
+    /* Pass 1: does this layer hold any of the paths?  An unpack may have recorded the answer. */
+    if (b->names && b->verified && b->diff_id_ok) {
+        for (size_t i = 0; i < b->names->n && !any; i++) {
+            bool hit;
+            if (name_removed(b->names->path[i], b->names->link[i], set, n, &hit, false) < 0)
+                return ens_error(err, ENOMEM, "out of memory");
+            any |= hit;
+        }
+        if (!any)
+            return 0;
+        goto rewrite;
+    }
     if (open_layer(img, b, &fd, &lr, err) < 0)
         return -1;
     struct archive *ar = layer_reader_archive(lr);
@@ -1274,6 +1328,7 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
     fd = -1;
     if (!any)
         return 0;
+rewrite:
     /* Pass 2: the same layer without them, same compression as the media type says. */
     enum comp c = strstr(b->media_type, "zstd") ? COMP_ZSTD : strstr(b->media_type, "gzip") ? COMP_GZIP : COMP_NONE;
     if (open_layer(img, b, &fd, &lr, err) < 0 || layer_writer_open(img->tmp, c, img->opts.gzip_level, &lw, err) < 0)

@@ -51,6 +51,14 @@ char *path_clean(const char *in, bool *escapes);
 
 /* ---- blobs ---- */
 enum comp { COMP_NONE, COMP_GZIP, COMP_ZSTD };
+/* The entry names of a layer (as in the tar, hard-link targets or NULL), recorded by a complete
+ * unpack so that later passes can tell which layers hold a path without reading them again. */
+struct layer_names {
+    char **path, **link;
+    size_t n, cap;
+};
+int layer_names_add(struct layer_names *ln, const char *path, const char *link);
+void layer_names_free(struct layer_names *ln);
 struct blob {
     char digest[72];
     int64_t size;
@@ -60,6 +68,7 @@ struct blob {
     bool diff_id_ok;  /* uncompressed content checked against diff_id */
     char diff_id[72]; /* uncompressed digest (layers), "" when unknown */
     json_t *desc;     /* the descriptor as read (annotations, urls...) or NULL */
+    struct layer_names *names; /* NULL until a complete pass recorded them */
 };
 void blob_clear(struct blob *b);
 int parse_descriptor(json_t *j, struct blob *b, const char *what, ens_error_t *err);
@@ -184,7 +193,7 @@ struct dir_modes *dir_modes_new(void);
 int dir_modes_apply(struct dir_modes *dm, int rootfd, ens_error_t *err);
 void dir_modes_free(struct dir_modes *dm);
 int layer_apply_reader(int rootfd, const char *rootpath, struct layer_reader *lr, const char *layer_name,
-                       struct dir_modes *dm, ens_error_t *err);
+                       struct dir_modes *dm, struct layer_names *record, ens_error_t *err);
 /* Checks an entry's path and link target without touching the disk (also used by the fuzzer). */
 int entry_check(struct archive_entry *e, const char *layer_name, ens_error_t *err);
 int bundle_config_write(ens_image *img, const char *bundle, const char *rootfs, ens_error_t *err);

@@ -397,7 +397,7 @@ int dir_modes_apply(struct dir_modes *dm, int rootfd, ens_error_t *err)
 }
 
 int layer_apply_reader(int rootfd, const char *rootpath, struct layer_reader *lr, const char *layer,
-                       struct dir_modes *dm, ens_error_t *err)
+                       struct dir_modes *dm, struct layer_names *record, ens_error_t *err)
 {
     struct archive *ar = layer_reader_archive(lr);
     struct strset mine = { 0 };
@@ -408,6 +408,10 @@ int layer_apply_reader(int rootfd, const char *rootpath, struct layer_reader *lr
         if (entry_check(e, layer, err) < 0)
             goto out;
         const char *entry = archive_entry_pathname(e);
+        if (record && layer_names_add(record, entry, archive_entry_hardlink(e)) < 0) {
+            ens_error(err, ENOMEM, "out of memory");
+            goto out;
+        }
         bool esc;
         _cleanup_free_ char *path = path_clean(entry, &esc);
         if (!path) {
@@ -775,14 +779,18 @@ int ens_image_unpack(ens_image *img, const char *dir, bool bundle, ens_error_t *
             blob_prefer_digest_error(b, err);
             goto fail;
         }
-        int r = layer_apply_reader(rootfd, rootfs, lr, b->digest, dm, err);
+        struct layer_names *names = b->names ? NULL : calloc(1, sizeof(*names));
+        int r = layer_apply_reader(rootfd, rootfs, lr, b->digest, dm, names, err);
         if (r == 0)
             r = layer_reader_finish_blob(lr, b, err);
         layer_reader_free(lr);
         if (r < 0) {
+            layer_names_free(names);
             blob_prefer_digest_error(b, err);
             goto fail;
         }
+        if (names)
+            b->names = names;
     }
     if (dir_modes_apply(dm, rootfd, err) < 0)
         goto fail;

@@ -277,7 +277,7 @@ static int apply(const char *root, struct blob *b, ens_error_t *err)
     struct layer_reader *lr;
     int r = layer_reader_open(fd, b->digest, b->digest, b->size, &lr, err);
     if (r == 0) {
-        r = layer_apply_reader(rootfd, root, lr, "test", NULL, err);
+        r = layer_apply_reader(rootfd, root, lr, "test", NULL, NULL, err);
         if (r == 0)
             r = layer_reader_finish(lr, b->diff_id, NULL, err);
         layer_reader_free(lr);
