@@ -1244,6 +1244,59 @@ static int entry_removed(struct archive_entry *e, char **set, size_t n, bool *hi
     return name_removed(archive_entry_pathname(e), archive_entry_hardlink(e), set, n, hit, warn);
 }
 
+/* The paths removed from one layer: the caller's, plus files outside them that are hard-linked from
+ * inside (in a tar the first name of a file carries its data and later names link to it; dropping
+ * only the inside name would leave the protected bytes in the layer under the outside one). */
+struct removal {
+    char **set;
+    size_t n, n_given, cap;
+};
+
+static int removal_init(struct removal *r, char **set, size_t n)
+{
+    r->set = calloc(n + 8, sizeof(char *));
+    if (!r->set)
+        return -1;
+    memcpy(r->set, set, n * sizeof(char *));
+    r->n = r->n_given = n;
+    r->cap = n + 8;
+    return 0;
+}
+
+static void removal_free(struct removal *r)
+{
+    for (size_t i = r->n_given; i < r->n; i++)
+        free(r->set[i]);
+    free(r->set);
+}
+
+/* Pass 1 on one entry: does it go, and does it take a hard-link target with it? */
+static int removal_note(struct removal *r, const char *path, const char *hl, bool *any)
+{
+    bool hit, esc;
+    if (name_removed(path, hl, r->set, r->n, &hit, false) < 0)
+        return -1;
+    *any |= hit;
+    if (!hit || !hl)
+        return 0;
+    _cleanup_free_ char *t = path_clean(hl, &esc);
+    if (!t)
+        return -1;
+    if (path_matches(t, r->set, r->n))
+        return 0;
+    if (r->n == r->cap) {
+        char **ns = realloc(r->set, 2 * r->cap * sizeof(char *));
+        if (!ns)
+            return -1;
+        r->set = ns;
+        r->cap *= 2;
+    }
+    _cleanup_free_ char *p = path_clean(path, &esc);
+    ens_log(ENS_LOG_WARN, "dropping /%s: the same file (a hard link) as removed /%s", t, p ? p : path);
+    r->set[r->n++] = ens_steal(&t);
+    return 0;
+}
+
 static int open_layer(ens_image *img, struct blob *b, int *fd, struct layer_reader **lr, ens_error_t *err)
 {
     if (image_blob_fetch(img, b, err) < 0)
@@ -1281,7 +1334,7 @@ static int copy_data(struct archive *ar, struct archive *aw, struct layer_reader
     return 0;
 }
 
-static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_error_t *err)
+static int rewrite_layer(ens_image *img, size_t idx, char **given, size_t n_given, ens_error_t *err)
 {
     struct blob *b = &img->layers[idx];
     _cleanup_close_ int fd = -1;
@@ -1289,32 +1342,35 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
     struct layer_writer *lw = NULL;
     int ret = -1;
     bool any = false;
+    struct removal rm;
+    if (removal_init(&rm, given, n_given) < 0)
+        return ens_error(err, ENOMEM, "out of memory");
     /* Pass 1: does this layer hold any of the paths?  An unpack may have recorded the answer. */
     if (b->names && b->verified && b->diff_id_ok) {
-        for (size_t i = 0; i < b->names->n && !any; i++) {
-            bool hit;
-            if (name_removed(b->names->path[i], b->names->link[i], set, n, &hit, false) < 0)
-                return ens_error(err, ENOMEM, "out of memory");
-            any |= hit;
+        for (size_t i = 0; i < b->names->n; i++) {
+            if (removal_note(&rm, b->names->path[i], b->names->link[i], &any) < 0) {
+                ens_error(err, ENOMEM, "out of memory");
+                goto out;
+            }
         }
-        if (!any)
-            return 0;
+        if (!any) {
+            ret = 0;
+            goto out;
+        }
         goto rewrite;
     }
     if (open_layer(img, b, &fd, &lr, err) < 0)
-        return -1;
+        goto out;
     struct archive *ar = layer_reader_archive(lr);
     struct archive_entry *e;
     int r;
     while ((r = archive_read_next_header(ar, &e)) == ARCHIVE_OK) {
         if (entry_check(e, b->digest, err) < 0)
             goto out;
-        bool hit;
-        if (entry_removed(e, set, n, &hit, false) < 0) {
+        if (removal_note(&rm, archive_entry_pathname(e), archive_entry_hardlink(e), &any) < 0) {
             ens_error(err, ENOMEM, "out of memory");
             goto out;
         }
-        any |= hit;
     }
     if (r != ARCHIVE_EOF) {
         layer_reader_error(lr, err);
@@ -1326,8 +1382,10 @@ static int rewrite_layer(ens_image *img, size_t idx, char **set, size_t n, ens_e
     lr = NULL;
     close(fd);
     fd = -1;
-    if (!any)
-        return 0;
+    if (!any) {
+        ret = 0;
+        goto out;
+    }
 rewrite:
     /* Pass 2: the same layer without them, same compression as the media type says. */
     enum comp c = strstr(b->media_type, "zstd") ? COMP_ZSTD : strstr(b->media_type, "gzip") ? COMP_GZIP : COMP_NONE;
@@ -1338,7 +1396,7 @@ rewrite:
     size_t dropped = 0;
     while ((r = archive_read_next_header(ar, &e)) == ARCHIVE_OK) {
         bool hit;
-        if (entry_removed(e, set, n, &hit, true) < 0) {
+        if (entry_removed(e, rm.set, rm.n, &hit, true) < 0) {
             ens_error(err, ENOMEM, "out of memory");
             goto out;
         }
@@ -1374,6 +1432,7 @@ rewrite:
     touch(img);
     ret = 0;
 out:
+    removal_free(&rm);
     layer_reader_free(lr);
     layer_writer_free(lw);
     if (ret < 0 && b->path)
