@@ -1386,7 +1386,7 @@ static int rewrite_layer(ens_image *img, size_t idx, char **given, size_t n_give
         ret = 0;
         goto out;
     }
-rewrite:
+rewrite:;
     /* Pass 2: the same layer without them, same compression as the media type says. */
     enum comp c = strstr(b->media_type, "zstd") ? COMP_ZSTD : strstr(b->media_type, "gzip") ? COMP_GZIP : COMP_NONE;
     if (open_layer(img, b, &fd, &lr, err) < 0 || layer_writer_open(img->tmp, c, img->opts.gzip_level, &lw, err) < 0)
