@@ -24,6 +24,7 @@
 
 #include "core/cleanup.h"
 #include "crypto/digest.h"
+#include "net/net_internal.h"
 
 #define MAX_HEAD 16384
 
@@ -189,22 +190,7 @@ static int connect_unix(const char *path, int timeout_s, ens_error_t *err)
     return fd;
 }
 
-static int ssl_fail(ens_error_t *err, const char *what)
-{
-    unsigned long e = ERR_get_error();
-    char buf[256] = "connection closed";
-    if (e)
-        ERR_error_string_n(e, buf, sizeof(buf));
-    ERR_clear_error();
-    return ens_error(err, EPROTO, "%s: %s", what, buf);
-}
-
-static int accept_any(int ok, X509_STORE_CTX *ctx)
-{
-    (void)ok;
-    (void)ctx;
-    return 1; /* the pin (a key id) is checked after the handshake */
-}
+static int ssl_fail(ens_error_t *err, const char *what) { return net_ssl_error(err, what, "connection closed"); }
 
 /* One client context for all connections: SSL_CTX_new is costly in OpenSSL 3 (it fetches
  * every algorithm); the client certificate is set per connection. */
@@ -216,7 +202,7 @@ static void make_shared_ctx(void)
     if (ctx == NULL)
         return;
     SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, net_accept_any_cert); /* the pin is checked after the handshake */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     shared_ctx = ctx;
 }

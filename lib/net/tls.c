@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,15 +19,42 @@
 #include "core/cleanup.h"
 #include "core/fsutil.h"
 #include "crypto/digest.h"
+#include "net/net_internal.h"
 
-static int ssl_error(ens_error_t *err, const char *what)
+int net_ssl_error(ens_error_t *err, const char *what, const char *if_empty)
 {
     unsigned long e = ERR_get_error();
-    char buf[256] = "unknown error";
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", if_empty);
     if (e)
         ERR_error_string_n(e, buf, sizeof(buf));
     ERR_clear_error();
     return ens_error(err, EPROTO, "%s: %s", what, buf);
+}
+
+static int ssl_error(ens_error_t *err, const char *what) { return net_ssl_error(err, what, "unknown error"); }
+
+int net_accept_any_cert(int ok, X509_STORE_CTX *ctx)
+{
+    (void)ok;
+    (void)ctx;
+    return 1;
+}
+
+/* Takes a DER encoding from OpenSSL (n bytes at buf, n <= 0 on failure) into a malloc'd copy. */
+static int own_der(unsigned char *buf, int n, uint8_t **der, size_t *len, const char *what, ens_error_t *err)
+{
+    if (n <= 0)
+        return ssl_error(err, what);
+    *der = malloc((size_t)n);
+    if (*der == NULL) {
+        OPENSSL_free(buf);
+        return ens_error(err, ENOMEM, "out of memory");
+    }
+    memcpy(*der, buf, (size_t)n);
+    OPENSSL_free(buf);
+    *len = (size_t)n;
+    return 0;
 }
 
 /*
@@ -106,17 +134,7 @@ int ens_tls_key_spki(EVP_PKEY *key, uint8_t **der, size_t *len, ens_error_t *err
 {
     unsigned char *buf = NULL;
     int n = i2d_PUBKEY(key, &buf);
-    if (n <= 0)
-        return ssl_error(err, "encoding a public key");
-    *der = malloc((size_t)n);
-    if (*der == NULL) {
-        OPENSSL_free(buf);
-        return ens_error(err, ENOMEM, "out of memory");
-    }
-    memcpy(*der, buf, (size_t)n);
-    OPENSSL_free(buf);
-    *len = (size_t)n;
-    return 0;
+    return own_der(buf, n, der, len, "encoding a public key", err);
 }
 
 int ens_tls_key_id(EVP_PKEY *key, uint8_t out[32], ens_error_t *err)
@@ -136,17 +154,7 @@ int ens_tls_cert_spki(X509 *cert, uint8_t **der, size_t *len, ens_error_t *err)
     X509_PUBKEY *pk = X509_get_X509_PUBKEY(cert);
     unsigned char *buf = NULL;
     int n = pk ? i2d_X509_PUBKEY(pk, &buf) : -1;
-    if (n <= 0)
-        return ssl_error(err, "certificate without a usable public key");
-    *der = malloc((size_t)n);
-    if (*der == NULL) {
-        OPENSSL_free(buf);
-        return ens_error(err, ENOMEM, "out of memory");
-    }
-    memcpy(*der, buf, (size_t)n);
-    OPENSSL_free(buf);
-    *len = (size_t)n;
-    return 0;
+    return own_der(buf, n, der, len, "certificate without a usable public key", err);
 }
 
 int ens_tls_cert_id(X509 *cert, uint8_t out[32], ens_error_t *err)
@@ -296,13 +304,6 @@ int ens_tls_load_or_create(const char *dir, const char *name, const char *cn, co
 
 /* Clients are identified by their key, not by a CA: accept any certificate
  * the peer proves possession of (TLS CertificateVerify does that). */
-static int accept_any(int ok, X509_STORE_CTX *ctx)
-{
-    (void)ok;
-    (void)ctx;
-    return 1;
-}
-
 SSL_CTX *ens_tls_server_ctx(EVP_PKEY *key, X509 *cert, bool want_client_cert, ens_error_t *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -322,6 +323,6 @@ SSL_CTX *ens_tls_server_ctx(EVP_PKEY *key, X509 *cert, bool want_client_cert, en
         return NULL;
     }
     if (want_client_cert)
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, net_accept_any_cert);
     return ctx;
 }
