@@ -3,6 +3,7 @@
  * gives libarchive the tar, and us both the blob digest and the uncompressed digest (diff_id). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +17,10 @@
 #include "image/internal.h"
 
 #define IOBUF (1u << 20)
+/* Compressed layers at least this big are decompressed (and hashed) by a second thread while the
+ * caller consumes the tar: decompression and hashing are then off the unpacking thread. */
+#define PIPE_MIN_SIZE (4 << 20)
+#define PIPE_SLOTS 4
 
 int64_t source_date_epoch(void)
 {
@@ -59,8 +64,22 @@ static void digest_of(ens_sha256_ctx *c, char out[72])
 
 /* ------------------------------------------------------------------ reader */
 
+/* The decompression thread hands filled buffers to the reader through a ring of slots. */
+struct pipe {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned char *slot[PIPE_SLOTS];
+    size_t len[PIPE_SLOTS];
+    size_t head, tail; /* filled slots: tail .. head-1 (modulo PIPE_SLOTS) */
+    bool holding;      /* the reader still uses slot tail (until its next call) */
+    bool done, failed, cancel;
+};
+
 struct layer_reader {
     int fd;
+    struct pipe *pipe;
+    bool pipe_failed; /* the thread stopped on an error: no restart */
     char *name;
     char digest[72];
     int64_t size, nread;
@@ -72,7 +91,7 @@ struct layer_reader {
     size_t zs_last;
     ens_sha256_ctx *hc, *hu;
     bool want_u; /* compute the uncompressed digest (diff_id) */
-    unsigned char *in, *out;
+    unsigned char *in, *out, *out_mem; /* out: where the decompressor writes (out_mem or a slot) */
     size_t in_len, in_pos;
     bool in_eof, end;
     struct archive *ar;
@@ -130,7 +149,7 @@ static int sniff(struct layer_reader *lr)
 }
 
 /* Next piece of uncompressed data: >0 bytes in lr->out (or in place), 0 at the end, -1 on error. */
-static ssize_t produce(struct layer_reader *lr, const void **buf)
+static ssize_t produce_direct(struct layer_reader *lr, const void **buf)
 {
     if (!lr->sniffed && sniff(lr) < 0)
         return -1;
@@ -211,6 +230,118 @@ static ssize_t produce(struct layer_reader *lr, const void **buf)
     }
 }
 
+static void *pipe_main(void *arg)
+{
+    struct layer_reader *lr = arg;
+    struct pipe *p = lr->pipe;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (p->head - p->tail == PIPE_SLOTS && !p->cancel)
+            pthread_cond_wait(&p->cond, &p->lock);
+        bool cancel = p->cancel;
+        size_t i = p->head % PIPE_SLOTS;
+        pthread_mutex_unlock(&p->lock);
+        if (cancel)
+            return NULL;
+        lr->out = p->slot[i];
+        const void *buf;
+        ssize_t n = produce_direct(lr, &buf);
+        pthread_mutex_lock(&p->lock);
+        if (n > 0) {
+            p->len[i] = (size_t)n;
+            p->head++;
+        } else {
+            p->done = true;
+            p->failed = n < 0; /* lr->err is set before the reader can see this */
+        }
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        if (n <= 0)
+            return NULL;
+    }
+}
+
+static void pipe_stop(struct layer_reader *lr)
+{
+    struct pipe *p = lr->pipe;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->cancel = true;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+    pthread_join(p->thread, NULL);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    for (int i = 0; i < PIPE_SLOTS; i++)
+        free(p->slot[i]);
+    free(p);
+    lr->pipe = NULL;
+    lr->out = lr->out_mem;
+}
+
+/* Starts the decompression thread; on any failure the reader simply stays single-threaded. */
+static void pipe_start(struct layer_reader *lr)
+{
+    struct pipe *p = calloc(1, sizeof(*p));
+    if (!p)
+        return;
+    for (int i = 0; i < PIPE_SLOTS; i++) {
+        if (!(p->slot[i] = malloc(IOBUF))) {
+            for (int j = 0; j < i; j++)
+                free(p->slot[j]);
+            free(p);
+            return;
+        }
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
+    lr->pipe = p;
+    if (pthread_create(&p->thread, NULL, pipe_main, lr) != 0) {
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->cond);
+        for (int i = 0; i < PIPE_SLOTS; i++)
+            free(p->slot[i]);
+        free(p);
+        lr->pipe = NULL;
+    }
+}
+
+static ssize_t produce(struct layer_reader *lr, const void **buf)
+{
+    if (!lr->sniffed && sniff(lr) < 0)
+        return -1;
+    if (lr->pipe_failed)
+        return -1;
+    if (!lr->pipe && !lr->end && lr->comp != COMP_NONE && lr->size >= PIPE_MIN_SIZE)
+        pipe_start(lr);
+    struct pipe *p = lr->pipe;
+    if (!p)
+        return produce_direct(lr, buf);
+    pthread_mutex_lock(&p->lock);
+    if (p->holding) { /* libarchive is done with the previous buffer */
+        p->tail++;
+        p->holding = false;
+        pthread_cond_broadcast(&p->cond);
+    }
+    while (p->head == p->tail && !p->done)
+        pthread_cond_wait(&p->cond, &p->lock);
+    ssize_t n;
+    if (p->head != p->tail) {
+        *buf = p->slot[p->tail % PIPE_SLOTS];
+        n = (ssize_t)p->len[p->tail % PIPE_SLOTS];
+        p->holding = true;
+    } else {
+        n = p->failed ? -1 : 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (n <= 0) { /* the thread has ended: its state (digests, input position) is ours again */
+        pipe_stop(lr);
+        lr->pipe_failed = n < 0;
+    }
+    return n;
+}
+
 static la_ssize_t read_cb(struct archive *a, void *cd, const void **buf)
 {
     struct layer_reader *lr = cd;
@@ -254,7 +385,7 @@ static struct layer_reader *lr_new(int fd, const char *name, const char *digest,
     lr->hc = ens_sha256_new();
     lr->hu = ens_sha256_new();
     lr->in = malloc(IOBUF);
-    lr->out = malloc(IOBUF);
+    lr->out = lr->out_mem = malloc(IOBUF);
     if (!lr->name || !lr->hc || !lr->hu || !lr->in || !lr->out) {
         layer_reader_free(lr);
         return NULL;
@@ -386,6 +517,7 @@ void layer_reader_free(struct layer_reader *lr)
 {
     if (!lr)
         return;
+    pipe_stop(lr); /* before anything the thread uses */
     if (lr->ar)
         archive_read_free(lr->ar);
     if (lr->z_init)
@@ -395,7 +527,7 @@ void layer_reader_free(struct layer_reader *lr)
     ens_sha256_free(lr->hc);
     ens_sha256_free(lr->hu);
     free(lr->in);
-    free(lr->out);
+    free(lr->out_mem);
     free(lr->name);
     ens_error_release(&lr->err);
     free(lr);

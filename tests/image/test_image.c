@@ -668,6 +668,96 @@ static void test_remove_after_unpack(void **state)
     }
 }
 
+static int stop_cb(void *ud, const struct ens_image_entry *e, struct ens_image_data *d, ens_error_t *err)
+{
+    (void)e;
+    (void)d;
+    (void)err;
+    (*(int *)ud)++;
+    return 1; /* stop at the first entry: the reader is freed while its thread may still run */
+}
+
+/* Large compressed layers are decompressed by a second thread: the content, the digest checks and
+ * the errors must be those of the single-threaded reader. */
+static void test_threaded_reader(void **state)
+{
+    (void)state;
+    static const char *const comps[] = {"gzip", "zstd"};
+    for (size_t c = 0; c < 2; c++) {
+        char tmp[] = "/var/tmp/ens-pipe-XXXXXX";
+        assert_non_null(mkdtemp(tmp));
+        char l1[300], ref[400], root[400], p[512];
+        snprintf(l1, sizeof(l1), "%s/l1", tmp);
+        snprintf(ref, sizeof(ref), "oci:%s/src:v1", tmp);
+        snprintf(root, sizeof(root), "%s/root", tmp);
+        size_t n = 9u << 20; /* incompressible: the blob is well above the threading threshold */
+        _cleanup_free_ char *data = malloc(n + 1);
+        ens_error_t err = NULL;
+        assert_int_equal(ens_random(data, n, &err), 0);
+        for (size_t i = 0; i < n; i++)
+            data[i] = data[i] ? data[i] : 'x';
+        data[n] = '\0';
+        put(l1, "big/one", data);
+        put(l1, "big/two", "small");
+        ens_image *img = NULL;
+        assert_int_equal(ens_image_new(NULL, &img, &err), 0);
+        assert_int_equal(ens_image_set_compression(img, comps[c], &err), 0);
+        assert_int_equal(ens_image_add_layer_dir(img, l1, "/", &err), 0);
+        struct ens_image_layer li;
+        assert_int_equal(ens_image_layer_info(img, 0, &li), 0);
+        assert_true(li.size > (6 << 20));
+        char digest[72];
+        snprintf(digest, sizeof(digest), "%s", li.digest);
+        assert_int_equal(ens_image_write(img, ref, NULL, &err), 0);
+        ens_image_free(img);
+
+        /* whole content */
+        assert_int_equal(ens_image_open(ref, NULL, &img, &err), 0);
+        if (ens_image_unpack(img, root, false, &err) < 0)
+            fail_msg("unpack: %s", ens_error_msg(err));
+        _cleanup_free_ char *back = NULL;
+        size_t blen = 0;
+        snprintf(p, sizeof(p), "%s/big/one", root);
+        assert_int_equal(ens_read_file(p, n + 1, &back, &blen, &err), 0);
+        assert_int_equal(blen, n);
+        assert_memory_equal(back, data, n);
+        ens_image_free(img);
+
+        /* stopped early, then read again to the end */
+        assert_int_equal(ens_image_open(ref, NULL, &img, &err), 0);
+        int seen = 0;
+        assert_int_equal(ens_image_layer_walk(img, 0, stop_cb, &seen, &err), 0);
+        assert_int_equal(seen, 1);
+        seen = 0;
+        assert_int_equal(ens_image_layer_walk(img, 0, count_cb, &seen, &err), 0);
+        assert_true(seen >= 3);
+        ens_image_free(img);
+
+        /* one byte changed in the middle of the blob, then the blob cut short */
+        snprintf(p, sizeof(p), "%s/src/blobs/sha256/%s", tmp, digest + 7);
+        int fd = open(p, O_RDWR);
+        assert_true(fd >= 0);
+        unsigned char byte;
+        off_t mid = (off_t)(li.size / 2);
+        assert_int_equal(pread(fd, &byte, 1, mid), 1);
+        byte ^= 0x40;
+        assert_int_equal(pwrite(fd, &byte, 1, mid), 1);
+        for (int round = 0; round < 2; round++) {
+            ens_rm_rf(root, NULL);
+            assert_int_equal(ens_image_open(ref, NULL, &img, &err), 0);
+            assert_int_equal(ens_image_unpack(img, root, false, &err), -1);
+            if (!strstr(ens_error_msg(err), "digest") && !strstr(ens_error_msg(err), "descriptor says"))
+                fail_msg("%s, round %d: unexpected error: %s", comps[c], round, ens_error_msg(err));
+            ens_error_release(&err);
+            ens_image_free(img);
+            assert_int_equal(access(root, F_OK), -1); /* no partial tree */
+            assert_int_equal(ftruncate(fd, (off_t)(li.size * 3 / 4)), 0);
+        }
+        close(fd);
+        ens_rm_rf(tmp, NULL);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_auth_file),    cmocka_unit_test(test_documents), cmocka_unit_test(test_whiteouts),
         cmocka_unit_test(test_entry_check),  cmocka_unit_test(test_edits),     cmocka_unit_test(test_xattrs),
         cmocka_unit_test(test_read_file),    cmocka_unit_test(test_remove_after_unpack),
+        cmocka_unit_test(test_threaded_reader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
