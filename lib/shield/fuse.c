@@ -89,15 +89,21 @@ static void fill_stat(struct fs *fs, const struct sh_node *n, struct stat *st)
     st->st_ctim.tv_nsec = n->ctime_ns;
 }
 
+/* The entry of a lookup-like reply; the kernel now holds one more lookup of n. */
+static void fill_entry(struct fs *fs, struct sh_node *n, struct fuse_entry_param *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->ino = n->ino;
+    e->generation = 1;
+    e->attr_timeout = e->entry_timeout = ttl(fs);
+    fill_stat(fs, n, &e->attr);
+    n->lookups++;
+}
+
 static void reply_entry(fuse_req_t req, struct fs *fs, struct sh_node *n)
 {
     struct fuse_entry_param e;
-    memset(&e, 0, sizeof(e));
-    e.ino = n->ino;
-    e.generation = 1;
-    e.attr_timeout = e.entry_timeout = ttl(fs);
-    fill_stat(fs, n, &e.attr);
-    n->lookups++;
+    fill_entry(fs, n, &e);
     fuse_reply_entry(req, &e);
 }
 
@@ -105,6 +111,13 @@ static void log_err(ens_error_t *e)
 {
     ens_log(ENS_LOG_ERROR, "shield: %s", ens_error_msg(*e));
     ens_error_release(e);
+}
+
+/* Logs what went wrong (the kernel only sees errnum) and answers the request. */
+static void reply_err_logged(fuse_req_t req, ens_error_t *e, int errnum)
+{
+    log_err(e);
+    fuse_reply_err(req, errnum);
 }
 
 /* ---- objects of writable mounts ---- */
@@ -119,14 +132,20 @@ static void obj_unlink(struct fs *fs, const uint8_t id[SH_OBJ_ID_LEN])
         unlink(t);
 }
 
+/* Takes n out of the node table and frees it. */
+static void discard_node(struct fs *fs, struct sh_node *n)
+{
+    fs->m->nodes[n->ino] = NULL;
+    sh_node_free(n);
+}
+
 static void maybe_free(struct fs *fs, struct sh_node *n)
 {
     if (!n || n->ino == 1 || n->nlink > 0 || n->lookups > 0 || n->opens > 0)
         return;
     if (n->type == SH_REG && n->o && n->o->mutable_)
         obj_unlink(fs, n->obj); /* never committed: nobody else refers to it */
-    fs->m->nodes[n->ino] = NULL;
-    sh_node_free(n);
+    discard_node(fs, n);
 }
 
 static int obj_create(struct fs *fs, struct sh_node *n, ens_error_t *err)
@@ -537,27 +556,26 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     reply_entry(req, fs, node(fs, e->ino));
 }
 
-static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+static void forget_node(struct fs *fs, fuse_ino_t ino, uint64_t nlookup)
 {
-    struct fs *fs = FS(req);
     struct sh_node *n = node(fs, ino);
     if (n) {
         n->lookups = n->lookups > nlookup ? n->lookups - nlookup : 0;
         maybe_free(fs, n);
     }
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+    forget_node(FS(req), ino, nlookup);
     fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
     struct fs *fs = FS(req);
-    for (size_t i = 0; i < count; i++) {
-        struct sh_node *n = node(fs, forgets[i].ino);
-        if (n) {
-            n->lookups = n->lookups > forgets[i].nlookup ? n->lookups - forgets[i].nlookup : 0;
-            maybe_free(fs, n);
-        }
-    }
+    for (size_t i = 0; i < count; i++)
+        forget_node(fs, forgets[i].ino, forgets[i].nlookup);
     fuse_reply_none(req);
 }
 
@@ -586,11 +604,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
         if (n->type != SH_REG)
             return (void)fuse_reply_err(req, n->type == SH_DIR ? EISDIR : EINVAL);
         _cleanup_error_ ens_error_t e = NULL;
-        if ((uint64_t)attr->st_size != n->size && resize(fs, n, (uint64_t)attr->st_size, &e) < 0) {
-            int st = ens_error_status(e) == EFBIG ? EFBIG : EIO;
-            log_err(&e);
-            return (void)fuse_reply_err(req, st);
-        }
+        if ((uint64_t)attr->st_size != n->size && resize(fs, n, (uint64_t)attr->st_size, &e) < 0)
+            return reply_err_logged(req, &e, ens_error_status(e) == EFBIG ? EFBIG : EIO);
         touch(n, true);
     }
     if (to_set & FUSE_SET_ATTR_MODE)
@@ -671,15 +686,12 @@ static struct sh_node *new_node(fuse_req_t req, fuse_ino_t parent, const char *n
         n->region = region_for(fs, d, name);
         _cleanup_error_ ens_error_t e = NULL;
         if (obj_create(fs, n, &e) < 0) {
-            log_err(&e);
-            fs->m->nodes[n->ino] = NULL;
-            sh_node_free(n);
-            return fuse_reply_err(req, EIO), NULL;
+            discard_node(fs, n);
+            return reply_err_logged(req, &e, EIO), NULL;
         }
     }
     if (!n->name || sh_dir_add(d, name, n->ino) < 0) {
-        fs->m->nodes[n->ino] = NULL;
-        sh_node_free(n);
+        discard_node(fs, n);
         return fuse_reply_err(req, ENOMEM), NULL;
     }
     if (type == SH_DIR)
@@ -727,12 +739,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
     if (!n)
         return;
     struct fuse_entry_param e;
-    memset(&e, 0, sizeof(e));
-    e.ino = n->ino;
-    e.generation = 1;
-    e.attr_timeout = e.entry_timeout = ttl(fs);
-    fill_stat(fs, n, &e.attr);
-    n->lookups++;
+    fill_entry(fs, n, &e);
     n->opens++;
     fi->keep_cache = 1;
     fuse_reply_create(req, &e, fi);
@@ -753,7 +760,8 @@ static void drop_link(struct fs *fs, struct sh_node *d, const char *name, struct
     maybe_free(fs, n);
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink (dir false) and rmdir (dir true): the same checks but for the node's type. */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
     struct fs *fs = FS(req);
     if (!fs->rw)
@@ -763,29 +771,17 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
     if (!e)
         return (void)fuse_reply_err(req, ENOENT);
     struct sh_node *n = node(fs, e->ino);
-    if (n->type == SH_DIR)
-        return (void)fuse_reply_err(req, EISDIR);
-    drop_link(fs, d, name, n);
-    fuse_reply_err(req, 0);
-}
-
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-    struct fs *fs = FS(req);
-    if (!fs->rw)
-        return (void)fuse_reply_err(req, EROFS);
-    struct sh_node *d = node(fs, parent);
-    struct sh_dirent *e = d && d->type == SH_DIR ? sh_dir_find(d, name) : NULL;
-    if (!e)
-        return (void)fuse_reply_err(req, ENOENT);
-    struct sh_node *n = node(fs, e->ino);
-    if (n->type != SH_DIR)
-        return (void)fuse_reply_err(req, ENOTDIR);
-    if (n->nents)
+    if ((n->type == SH_DIR) != dir)
+        return (void)fuse_reply_err(req, dir ? ENOTDIR : EISDIR);
+    if (dir && n->nents)
         return (void)fuse_reply_err(req, ENOTEMPTY);
     drop_link(fs, d, name, n);
     fuse_reply_err(req, 0);
 }
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name) { remove_entry(req, parent, name, false); }
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name) { remove_entry(req, parent, name, true); }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                       const char *newname, unsigned int flags)
@@ -877,10 +873,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
     if (!fs->rw && (fi->flags & O_ACCMODE) != O_RDONLY)
         return (void)fuse_reply_err(req, EROFS);
     _cleanup_error_ ens_error_t e = NULL;
-    if (obj_open(fs, n, &e) < 0) {
-        log_err(&e);
-        return (void)fuse_reply_err(req, EIO);
-    }
+    if (obj_open(fs, n, &e) < 0)
+        return reply_err_logged(req, &e, EIO);
     n->opens++;
     fi->keep_cache = 1; /* every byte reaching the page cache was verified */
     fuse_reply_open(req, fi);
@@ -909,17 +903,13 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
         struct sh_obj *o = n->o;
         if (coff == 0 && k == sh_chunk_len(fs->m, n, idx) && !(o->cvalid && o->cidx == idx)) {
             /* a whole chunk: read and decrypt it in place in the reply (one copy less) */
-            if (obj_ready(fs, n, &e) < 0 || (prefetch(fs, o, idx), sh_obj_read_chunk(fs->m, n, idx, (uint8_t *)buf + done, k, &e)) < 0) {
-                log_err(&e);
-                return (void)fuse_reply_err(req, EIO);
-            }
+            if (obj_ready(fs, n, &e) < 0 || (prefetch(fs, o, idx), sh_obj_read_chunk(fs->m, n, idx, (uint8_t *)buf + done, k, &e)) < 0)
+                return reply_err_logged(req, &e, EIO);
             done += k;
             continue;
         }
-        if (load_chunk(fs, n, idx, false, &e) < 0) {
-            log_err(&e);
-            return (void)fuse_reply_err(req, EIO);
-        }
+        if (load_chunk(fs, n, idx, false, &e) < 0)
+            return reply_err_logged(req, &e, EIO);
         memcpy(buf + done, n->o->cbuf + coff, k);
         done += k;
     }
@@ -940,20 +930,16 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
     if ((uint64_t)off + size > SH_MAX_SIZE)
         return (void)fuse_reply_err(req, EFBIG);
     if (make_mutable(fs, n, &e) < 0 ||
-        ((uint64_t)off + size > n->size && resize(fs, n, (uint64_t)off + size, &e) < 0)) {
-        log_err(&e);
-        return (void)fuse_reply_err(req, EIO);
-    }
+        ((uint64_t)off + size > n->size && resize(fs, n, (uint64_t)off + size, &e) < 0))
+        return reply_err_logged(req, &e, EIO);
     uint32_t C = fs->m->chunk;
     size_t done = 0;
     while (done < size) {
         uint64_t pos = (uint64_t)off + done, idx = pos / C;
         size_t coff = pos % C, k = C - coff < size - done ? C - coff : size - done;
         bool whole = coff == 0 && k >= sh_chunk_len(fs->m, n, idx);
-        if (load_chunk(fs, n, idx, whole, &e) < 0) {
-            log_err(&e);
-            return (void)fuse_reply_err(req, EIO);
-        }
+        if (load_chunk(fs, n, idx, whole, &e) < 0)
+            return reply_err_logged(req, &e, EIO);
         memcpy(n->o->cbuf + coff, buf + done, k);
         n->o->cdirty = true;
         done += k;
@@ -1106,137 +1092,69 @@ static void tune_readahead(const char *mountpoint);
 
 /* ---- locking wrappers (one lock; uncontended on writable mounts, which use one thread) ---- */
 
-static void lk(struct fs *fs)
+/* Once INIT is answered (the mount exists), and only once. */
+static void tune_readahead_once(struct fs *fs)
 {
-    pthread_mutex_lock(&fs->lock);
-    if (fs->mt && fs->inited && fs->mountpoint) {
+    if (fs->inited && fs->mountpoint) {
         tune_readahead(fs->mountpoint);
         fs->mountpoint = NULL;
     }
 }
 
+static void lk(struct fs *fs)
+{
+    pthread_mutex_lock(&fs->lock);
+    if (fs->mt)
+        tune_readahead_once(fs);
+}
+
 static void op_read_mt(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 
-static void w_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_lookup(req, parent, name);
-    pthread_mutex_unlock(&fs->lock);
-}
+/* Defines w_<op>, which calls op_<op> with the lock held: params is the handler's
+ * parameter list (req first), the rest the arguments passed on after req. */
+#define LOCKED_OP(op, params, ...)           \
+    static void w_##op params                \
+    {                                        \
+        struct fs *fs = FS(req);             \
+        lk(fs);                              \
+        op_##op(req, __VA_ARGS__);           \
+        pthread_mutex_unlock(&fs->lock);     \
+    }
 
-static void w_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_forget(req, ino, nlookup);
-    pthread_mutex_unlock(&fs->lock);
-}
+LOCKED_OP(lookup, (fuse_req_t req, fuse_ino_t parent, const char *name), parent, name)
+LOCKED_OP(forget, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup), ino, nlookup)
+LOCKED_OP(forget_multi, (fuse_req_t req, size_t count, struct fuse_forget_data *forgets), count, forgets)
+LOCKED_OP(getattr, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), ino, fi)
+LOCKED_OP(setattr, (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi),
+          ino, attr, to_set, fi)
+LOCKED_OP(readlink, (fuse_req_t req, fuse_ino_t ino), ino)
+LOCKED_OP(mknod, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev),
+          parent, name, mode, rdev)
+LOCKED_OP(mkdir, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode), parent, name, mode)
+LOCKED_OP(symlink, (fuse_req_t req, const char *link, fuse_ino_t parent, const char *name), link, parent, name)
+LOCKED_OP(create, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi),
+          parent, name, mode, fi)
+LOCKED_OP(unlink, (fuse_req_t req, fuse_ino_t parent, const char *name), parent, name)
+LOCKED_OP(rmdir, (fuse_req_t req, fuse_ino_t parent, const char *name), parent, name)
+LOCKED_OP(rename, (fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                   const char *newname, unsigned int flags),
+          parent, name, newparent, newname, flags)
+LOCKED_OP(link, (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname), ino, newparent, newname)
+LOCKED_OP(open, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), ino, fi)
+LOCKED_OP(write, (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                  struct fuse_file_info *fi),
+          ino, buf, size, off, fi)
+LOCKED_OP(release, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), ino, fi)
+LOCKED_OP(fsync, (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi), ino, datasync, fi)
+LOCKED_OP(opendir, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), ino, fi)
+LOCKED_OP(readdir, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+          ino, size, off, fi)
+LOCKED_OP(lseek, (fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi),
+          ino, off, whence, fi)
+LOCKED_OP(fsyncdir, (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi), ino, datasync, fi)
+LOCKED_OP(statfs, (fuse_req_t req, fuse_ino_t ino), ino)
 
-static void w_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_forget_multi(req, count, forgets);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_getattr(req, ino, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_setattr(req, ino, attr, to_set, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_readlink(fuse_req_t req, fuse_ino_t ino)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_readlink(req, ino);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_mknod(req, parent, name, mode, rdev);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_mkdir(req, parent, name, mode);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_symlink(req, link, parent, name);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_create(req, parent, name, mode, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_unlink(req, parent, name);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_rmdir(req, parent, name);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent, const char *newname, unsigned int flags)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_rename(req, parent, name, newparent, newname, flags);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_link(req, ino, newparent, newname);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_open(req, ino, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
+/* Not a LOCKED_OP: read-only mounts decrypt outside the lock (op_read_mt). */
 static void w_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
     struct fs *fs = FS(req);
@@ -1244,70 +1162,6 @@ static void w_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struc
         return op_read_mt(req, ino, size, off, fi);
     lk(fs);
     op_read(req, ino, size, off, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_write(req, ino, buf, size, off, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_release(req, ino, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_fsync(req, ino, datasync, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_opendir(req, ino, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_readdir(req, ino, size, off, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_lseek(req, ino, off, whence, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_fsyncdir(req, ino, datasync, fi);
-    pthread_mutex_unlock(&fs->lock);
-}
-
-static void w_statfs(fuse_req_t req, fuse_ino_t ino)
-{
-    struct fs *fs = FS(req);
-    lk(fs);
-    op_statfs(req, ino);
     pthread_mutex_unlock(&fs->lock);
 }
 
@@ -1468,10 +1322,7 @@ static void loop(struct fuse_session *se, struct fs *fs)
             if (res <= 0)
                 break;
             fuse_session_process_buf(se, &fbuf);
-            if (fs->inited && fs->mountpoint) {
-                tune_readahead(fs->mountpoint);
-                fs->mountpoint = NULL;
-            }
+            tune_readahead_once(fs);
         }
         if (fs->pending && ms_since(&fs->pending_since) >= (long)fs->opts->commit_interval_ms)
             do_commit(fs);
