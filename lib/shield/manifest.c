@@ -285,56 +285,41 @@ const char *ens_shield_region_name(enum ens_shield_region r)
     return r == ENS_SHIELD_AUTHENTICATED ? "authenticated" : r == ENS_SHIELD_PLAIN ? "plain" : "encrypted";
 }
 
-int sh_manifest_parse(const char *buf, size_t len, struct sh_manifest **out, ens_error_t *err)
+/* The header; *mp gets the new manifest (the caller frees it, also on failure). */
+static int parse_header(json_t *root, struct sh_manifest **mp, ens_error_t *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return ens_error(err, EINVAL, "manifest: invalid JSON at line %d: %s", je.line, je.text);
-    struct sh_manifest *m = NULL;
-    int rc = -1;
-    uint32_t *refs = NULL;
-    if (!json_is_object(root)) {
-        ens_error(err, EINVAL, "manifest: not a JSON object");
-        goto done;
-    }
+    if (!json_is_object(root))
+        return ens_error(err, EINVAL, "manifest: not a JSON object");
     json_t *fmt = json_object_get(root, "format");
-    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), SH_FORMAT) != 0) {
-        ens_error(err, EINVAL, "manifest: unsupported format (want %s)", SH_FORMAT);
-        goto done;
-    }
+    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), SH_FORMAT) != 0)
+        return ens_error(err, EINVAL, "manifest: unsupported format (want %s)", SH_FORMAT);
     uint64_t chunk, gen;
     if (get_uint(root, "chunk_size", SH_MAX_CHUNK, &chunk, err, "header") < 0 ||
         get_uint(root, "generation", (uint64_t)INT64_MAX, &gen, err, "header") < 0)
-        goto done;
-    if (chunk < SH_MIN_CHUNK || (chunk & (chunk - 1))) {
-        ens_error(err, EINVAL, "manifest: chunk_size %llu is not a power of two in [4096, 4194304]",
-                  (unsigned long long)chunk);
-        goto done;
-    }
-    m = sh_manifest_new((uint32_t)chunk);
-    if (!m) {
-        ens_error(err, ENOMEM, "out of memory");
-        goto done;
-    }
+        return -1;
+    if (chunk < SH_MIN_CHUNK || (chunk & (chunk - 1)))
+        return ens_error(err, EINVAL, "manifest: chunk_size %llu is not a power of two in [4096, 4194304]",
+                         (unsigned long long)chunk);
+    struct sh_manifest *m = *mp = sh_manifest_new((uint32_t)chunk);
+    if (!m)
+        return ens_error(err, ENOMEM, "out of memory");
     m->generation = gen;
     enum ens_shield_region dr;
     json_t *jdr = json_object_get(root, "default_region");
-    if (!json_is_string(jdr) || ens_shield_region_parse(json_string_value(jdr), &dr) < 0) {
-        ens_error(err, EINVAL, "manifest: header: bad default_region");
-        goto done;
-    }
+    if (!json_is_string(jdr) || ens_shield_region_parse(json_string_value(jdr), &dr) < 0)
+        return ens_error(err, EINVAL, "manifest: header: bad default_region");
     m->default_region = dr;
+    return 0;
+}
+
+static int parse_rules(json_t *root, struct sh_manifest *m, ens_error_t *err)
+{
     json_t *rules = json_object_get(root, "regions");
-    if (!json_is_array(rules) || json_array_size(rules) > 4096) {
-        ens_error(err, EINVAL, "manifest: 'regions' must be an array (at most 4096)");
-        goto done;
-    }
+    if (!json_is_array(rules) || json_array_size(rules) > 4096)
+        return ens_error(err, EINVAL, "manifest: 'regions' must be an array (at most 4096)");
     m->rules = calloc(json_array_size(rules) + 1, sizeof(*m->rules));
-    if (!m->rules) {
-        ens_error(err, ENOMEM, "out of memory");
-        goto done;
-    }
+    if (!m->rules)
+        return ens_error(err, ENOMEM, "out of memory");
     size_t ri;
     json_t *jr;
     json_array_foreach(rules, ri, jr)
@@ -343,132 +328,137 @@ int sh_manifest_parse(const char *buf, size_t len, struct sh_manifest **out, ens
         enum ens_shield_region r;
         if (!json_is_string(p) || json_string_length(p) == 0 || json_string_length(p) > 4096 ||
             strlen(json_string_value(p)) != json_string_length(p) || json_string_value(p)[0] != '/' ||
-            !json_is_string(k) || ens_shield_region_parse(json_string_value(k), &r) < 0) {
-            ens_error(err, EINVAL, "manifest: region rule %zu: bad path or region", ri);
-            goto done;
-        }
+            !json_is_string(k) || ens_shield_region_parse(json_string_value(k), &r) < 0)
+            return ens_error(err, EINVAL, "manifest: region rule %zu: bad path or region", ri);
         m->rules[ri].path = strdup(json_string_value(p));
         m->rules[ri].region = r;
         m->nrules++;
-        if (!m->rules[ri].path) {
-            ens_error(err, ENOMEM, "out of memory");
-            goto done;
-        }
+        if (!m->rules[ri].path)
+            return ens_error(err, ENOMEM, "out of memory");
     }
+    return 0;
+}
+
+static int parse_file(const struct sh_manifest *m, struct sh_node *n, json_t *ji, const char *ctx, ens_error_t *err)
+{
+    json_t *jr = json_object_get(ji, "region");
+    enum ens_shield_region r;
+    if (!json_is_string(jr) || ens_shield_region_parse(json_string_value(jr), &r) < 0 || r == ENS_SHIELD_PLAIN)
+        return ens_error(err, EINVAL, "manifest: %s: bad region", ctx);
+    n->region = r;
+    if (get_uint(ji, "size", SH_MAX_SIZE, &n->size, err, ctx) < 0 ||
+        parse_hex(ji, "object", n->obj, SH_OBJ_ID_LEN, err, ctx) < 0)
+        return -1;
+    /* small files: the chunk table itself ("table"), else the digest of its file ("root") */
+    uint64_t nch = sh_nchunks(n->size, m->chunk);
+    n->tab_inline = nch <= SH_INLINE_MAX;
+    if (n->tab_inline ? parse_hex(ji, "table", n->itab, (size_t)nch * SH_TENT_LEN, err, ctx) < 0
+                      : parse_hex(ji, "root", n->root, SH_ROOT_LEN, err, ctx) < 0)
+        return -1;
+    return 0;
+}
+
+static int parse_symlink(struct sh_node *n, json_t *ji, const char *ctx, ens_error_t *err)
+{
+    json_t *tg = json_object_get(ji, "target");
+    if (!json_is_string(tg) || json_string_length(tg) == 0 || json_string_length(tg) > 4095 ||
+        strlen(json_string_value(tg)) != json_string_length(tg))
+        return ens_error(err, EINVAL, "manifest: %s: bad symlink target", ctx);
+    n->target = strdup(json_string_value(tg));
+    if (!n->target)
+        return ens_error(err, ENOMEM, "out of memory");
+    return 0;
+}
+
+/* A directory's entries, each naming an inode in [2, ninodes]. */
+static int parse_dir(struct sh_node *n, json_t *ji, size_t ninodes, const char *ctx, ens_error_t *err)
+{
+    json_t *ents = json_object_get(ji, "entries");
+    if (!json_is_array(ents))
+        return ens_error(err, EINVAL, "manifest: %s: 'entries' must be an array", ctx);
+    size_t ei;
+    json_t *je;
+    json_array_foreach(ents, ei, je)
+    {
+        json_t *nm = json_array_get(je, 0), *ci = json_array_get(je, 1);
+        if (!json_is_array(je) || json_array_size(je) != 2 || !valid_name(nm) || !json_is_integer(ci) ||
+            json_integer_value(ci) < 2 || (uint64_t)json_integer_value(ci) > ninodes)
+            return ens_error(err, EINVAL, "manifest: %s: entry %zu: bad name or inode number", ctx, ei);
+        if (sh_dir_add(n, json_string_value(nm), (uint64_t)json_integer_value(ci)) < 0)
+            return ens_error(err, ENOMEM, "out of memory");
+    }
+    if (n->nents > 1) {
+        qsort(n->ents, n->nents, sizeof(*n->ents), cmp_ent);
+        for (size_t i = 0; i < n->nents; i++)
+            n->ents[i].cookie = i + 1; /* keep cookies increasing in array order */
+        for (size_t i = 1; i < n->nents; i++)
+            if (strcmp(n->ents[i - 1].name, n->ents[i].name) == 0)
+                return ens_error(err, EINVAL, "manifest: %s: duplicate entry name", ctx);
+    }
+    return 0;
+}
+
+/* Inode idx + 1 of ninodes (the root first), added to m. */
+static int parse_inode(struct sh_manifest *m, json_t *ji, size_t idx, size_t ninodes, ens_error_t *err)
+{
+    char ctx[48];
+    snprintf(ctx, sizeof(ctx), "inode %zu", idx + 1);
+    if (!json_is_object(ji))
+        return ens_error(err, EINVAL, "manifest: %s: not an object", ctx);
+    json_t *jt = json_object_get(ji, "type");
+    const char *t = json_is_string(jt) ? json_string_value(jt) : "";
+    int type = strcmp(t, "dir") == 0 ? SH_DIR : strcmp(t, "file") == 0 ? SH_REG : strcmp(t, "symlink") == 0 ? SH_LNK : 0;
+    if (!type || (idx == 0 && type != SH_DIR))
+        return ens_error(err, EINVAL, "manifest: %s: bad type%s", ctx, idx == 0 ? " (the root must be a dir)" : "");
+    struct sh_node *n = sh_node_new(m, type);
+    if (!n)
+        return ens_error(err, ENOMEM, "out of memory");
+    uint64_t v, uid, gid;
+    if (get_uint(ji, "mode", 07777, &v, err, ctx) < 0 || get_uint(ji, "uid", UINT32_MAX, &uid, err, ctx) < 0 ||
+        get_uint(ji, "gid", UINT32_MAX, &gid, err, ctx) < 0)
+        return -1;
+    n->mode = (uint32_t)v;
+    n->uid = (uint32_t)uid;
+    n->gid = (uint32_t)gid;
+    json_t *mt = json_object_get(ji, "mtime");
+    if (!json_is_array(mt) || json_array_size(mt) != 2 || !json_is_integer(json_array_get(mt, 0)) ||
+        !json_is_integer(json_array_get(mt, 1)) || json_integer_value(json_array_get(mt, 1)) < 0 ||
+        json_integer_value(json_array_get(mt, 1)) >= 1000000000)
+        return ens_error(err, EINVAL, "manifest: %s: bad mtime", ctx);
+    n->mtime = n->ctime = json_integer_value(json_array_get(mt, 0));
+    n->mtime_ns = n->ctime_ns = (uint32_t)json_integer_value(json_array_get(mt, 1));
+    if (type == SH_REG)
+        return parse_file(m, n, ji, ctx, err);
+    if (type == SH_LNK)
+        return parse_symlink(n, ji, ctx, err);
+    return parse_dir(n, ji, ninodes, ctx, err);
+}
+
+/* Everything the JSON says, into *mp (the caller frees it, also on failure). */
+static int manifest_from_json(json_t *root, struct sh_manifest **mp, ens_error_t *err)
+{
+    if (parse_header(root, mp, err) < 0 || parse_rules(root, *mp, err) < 0)
+        return -1;
     json_t *inodes = json_object_get(root, "inodes");
-    if (!json_is_array(inodes) || json_array_size(inodes) == 0 || json_array_size(inodes) >= SH_MAX_INODES) {
-        ens_error(err, EINVAL, "manifest: 'inodes' must be a non-empty array");
-        goto done;
-    }
-    size_t ninodes = json_array_size(inodes);
-    refs = calloc(ninodes + 1, sizeof(*refs));
-    if (!refs) {
-        ens_error(err, ENOMEM, "out of memory");
-        goto done;
-    }
+    if (!json_is_array(inodes) || json_array_size(inodes) == 0 || json_array_size(inodes) >= SH_MAX_INODES)
+        return ens_error(err, EINVAL, "manifest: 'inodes' must be a non-empty array");
     size_t idx;
     json_t *ji;
     json_array_foreach(inodes, idx, ji)
     {
-        char ctx[48];
-        snprintf(ctx, sizeof(ctx), "inode %zu", idx + 1);
-        if (!json_is_object(ji)) {
-            ens_error(err, EINVAL, "manifest: %s: not an object", ctx);
-            goto done;
-        }
-        json_t *jt = json_object_get(ji, "type");
-        const char *t = json_is_string(jt) ? json_string_value(jt) : "";
-        int type = strcmp(t, "dir") == 0 ? SH_DIR : strcmp(t, "file") == 0 ? SH_REG : strcmp(t, "symlink") == 0 ? SH_LNK : 0;
-        if (!type || (idx == 0 && type != SH_DIR)) {
-            ens_error(err, EINVAL, "manifest: %s: bad type%s", ctx, idx == 0 ? " (the root must be a dir)" : "");
-            goto done;
-        }
-        struct sh_node *n = sh_node_new(m, type);
-        if (!n) {
-            ens_error(err, ENOMEM, "out of memory");
-            goto done;
-        }
-        uint64_t v, uid, gid;
-        if (get_uint(ji, "mode", 07777, &v, err, ctx) < 0 || get_uint(ji, "uid", UINT32_MAX, &uid, err, ctx) < 0 ||
-            get_uint(ji, "gid", UINT32_MAX, &gid, err, ctx) < 0)
-            goto done;
-        n->mode = (uint32_t)v;
-        n->uid = (uint32_t)uid;
-        n->gid = (uint32_t)gid;
-        json_t *mt = json_object_get(ji, "mtime");
-        if (!json_is_array(mt) || json_array_size(mt) != 2 || !json_is_integer(json_array_get(mt, 0)) ||
-            !json_is_integer(json_array_get(mt, 1)) || json_integer_value(json_array_get(mt, 1)) < 0 ||
-            json_integer_value(json_array_get(mt, 1)) >= 1000000000) {
-            ens_error(err, EINVAL, "manifest: %s: bad mtime", ctx);
-            goto done;
-        }
-        n->mtime = n->ctime = json_integer_value(json_array_get(mt, 0));
-        n->mtime_ns = n->ctime_ns = (uint32_t)json_integer_value(json_array_get(mt, 1));
-        if (type == SH_REG) {
-            json_t *jr2 = json_object_get(ji, "region");
-            enum ens_shield_region r;
-            if (!json_is_string(jr2) || ens_shield_region_parse(json_string_value(jr2), &r) < 0 ||
-                r == ENS_SHIELD_PLAIN) {
-                ens_error(err, EINVAL, "manifest: %s: bad region", ctx);
-                goto done;
-            }
-            n->region = r;
-            if (get_uint(ji, "size", SH_MAX_SIZE, &n->size, err, ctx) < 0 ||
-                parse_hex(ji, "object", n->obj, SH_OBJ_ID_LEN, err, ctx) < 0)
-                goto done;
-            /* small files: the chunk table itself ("table"), else the digest of its file ("root") */
-            uint64_t nch = sh_nchunks(n->size, m->chunk);
-            n->tab_inline = nch <= SH_INLINE_MAX;
-            if (n->tab_inline ? parse_hex(ji, "table", n->itab, (size_t)nch * SH_TENT_LEN, err, ctx) < 0
-                              : parse_hex(ji, "root", n->root, SH_ROOT_LEN, err, ctx) < 0)
-                goto done;
-        } else if (type == SH_LNK) {
-            json_t *tg = json_object_get(ji, "target");
-            if (!json_is_string(tg) || json_string_length(tg) == 0 || json_string_length(tg) > 4095 ||
-                strlen(json_string_value(tg)) != json_string_length(tg)) {
-                ens_error(err, EINVAL, "manifest: %s: bad symlink target", ctx);
-                goto done;
-            }
-            n->target = strdup(json_string_value(tg));
-            if (!n->target) {
-                ens_error(err, ENOMEM, "out of memory");
-                goto done;
-            }
-        } else {
-            json_t *ents = json_object_get(ji, "entries");
-            if (!json_is_array(ents)) {
-                ens_error(err, EINVAL, "manifest: %s: 'entries' must be an array", ctx);
-                goto done;
-            }
-            size_t ei;
-            json_t *je2;
-            json_array_foreach(ents, ei, je2)
-            {
-                json_t *nm = json_array_get(je2, 0), *ci = json_array_get(je2, 1);
-                if (!json_is_array(je2) || json_array_size(je2) != 2 || !valid_name(nm) || !json_is_integer(ci) ||
-                    json_integer_value(ci) < 2 || (uint64_t)json_integer_value(ci) > ninodes) {
-                    ens_error(err, EINVAL, "manifest: %s: entry %zu: bad name or inode number", ctx, ei);
-                    goto done;
-                }
-                if (sh_dir_add(n, json_string_value(nm), (uint64_t)json_integer_value(ci)) < 0) {
-                    ens_error(err, ENOMEM, "out of memory");
-                    goto done;
-                }
-            }
-            if (n->nents > 1) {
-                qsort(n->ents, n->nents, sizeof(*n->ents), cmp_ent);
-                for (size_t i = 0; i < n->nents; i++)
-                    n->ents[i].cookie = i + 1; /* keep cookies increasing in array order */
-                for (size_t i = 1; i < n->nents; i++)
-                    if (strcmp(n->ents[i - 1].name, n->ents[i].name) == 0) {
-                        ens_error(err, EINVAL, "manifest: %s: duplicate entry name", ctx);
-                        goto done;
-                    }
-            }
-        }
+        if (parse_inode(*mp, ji, idx, json_array_size(inodes), err) < 0)
+            return -1;
     }
-    /* Structure: every non-root inode referenced; directories exactly once and
-     * reachable from the root (so the tree has no cycles). */
+    return 0;
+}
+
+/* Structure: every non-root inode referenced; directories exactly once and
+ * reachable from the root (so the tree has no cycles).  Sets parents, names and link counts. */
+static int check_tree(struct sh_manifest *m, ens_error_t *err)
+{
+    _cleanup_free_ uint32_t *refs = calloc(m->nnodes, sizeof(*refs));
+    if (!refs)
+        return ens_error(err, ENOMEM, "out of memory");
     for (size_t i = 1; i < m->nnodes; i++) {
         struct sh_node *n = m->nodes[i];
         for (size_t k = 0; k < n->nents; k++) {
@@ -476,27 +466,19 @@ int sh_manifest_parse(const char *buf, size_t len, struct sh_manifest **out, ens
             if (refs[c->ino]++ == 0) {
                 c->parent = n->ino;
                 c->name = strdup(n->ents[k].name);
-                if (!c->name) {
-                    ens_error(err, ENOMEM, "out of memory");
-                    goto done;
-                }
+                if (!c->name)
+                    return ens_error(err, ENOMEM, "out of memory");
             }
-            if (c->type == SH_DIR && refs[c->ino] > 1) {
-                ens_error(err, EINVAL, "manifest: directory inode %llu has more than one link",
-                          (unsigned long long)c->ino);
-                goto done;
-            }
-            if (refs[c->ino] > 65000) {
-                ens_error(err, EINVAL, "manifest: inode %llu has too many links", (unsigned long long)c->ino);
-                goto done;
-            }
+            if (c->type == SH_DIR && refs[c->ino] > 1)
+                return ens_error(err, EINVAL, "manifest: directory inode %llu has more than one link",
+                                 (unsigned long long)c->ino);
+            if (refs[c->ino] > 65000)
+                return ens_error(err, EINVAL, "manifest: inode %llu has too many links", (unsigned long long)c->ino);
         }
     }
     for (size_t i = 2; i < m->nnodes; i++)
-        if (refs[i] == 0) {
-            ens_error(err, EINVAL, "manifest: inode %zu is not referenced by any directory", i);
-            goto done;
-        }
+        if (refs[i] == 0)
+            return ens_error(err, EINVAL, "manifest: inode %zu is not referenced by any directory", i);
     /* reachability: walk parents of every directory up to the root within nnodes steps */
     for (size_t i = 2; i < m->nnodes; i++) {
         if (m->nodes[i]->type != SH_DIR)
@@ -505,10 +487,8 @@ int sh_manifest_parse(const char *buf, size_t len, struct sh_manifest **out, ens
         size_t steps = 0;
         while (c != 1 && steps++ < m->nnodes)
             c = m->nodes[c]->parent;
-        if (c != 1) {
-            ens_error(err, EINVAL, "manifest: directory inode %zu is not reachable from the root", i);
-            goto done;
-        }
+        if (c != 1)
+            return ens_error(err, EINVAL, "manifest: directory inode %zu is not reachable from the root", i);
     }
     for (size_t i = 1; i < m->nnodes; i++) {
         struct sh_node *n = m->nodes[i];
@@ -519,12 +499,22 @@ int sh_manifest_parse(const char *buf, size_t len, struct sh_manifest **out, ens
                     n->nlink++;
         }
     }
-    *out = m;
-    m = NULL;
-    rc = 0;
-done:
-    free(refs);
-    sh_manifest_free(m);
+    return 0;
+}
+
+int sh_manifest_parse(const char *buf, size_t len, struct sh_manifest **out, ens_error_t *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root)
+        return ens_error(err, EINVAL, "manifest: invalid JSON at line %d: %s", je.line, je.text);
+    struct sh_manifest *m = NULL;
+    int rc = manifest_from_json(root, &m, err);
     json_decref(root);
-    return rc;
+    if (rc < 0 || check_tree(m, err) < 0) {
+        sh_manifest_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
 }
