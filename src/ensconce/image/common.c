@@ -32,6 +32,52 @@ int img_common_opt(const char *cmd, int c, const char *arg, struct ens_image_opt
     }
 }
 
+static void img_cmd_usage(const struct img_cmd *cmd, FILE *f)
+{
+    fprintf(f,
+            "Usage: ensconce %s [OPTIONS] %s\n\n%s\nOptions:\n%s" IMG_COMMON_HELP
+            "  -h, --help            this help\n",
+            cmd->name, cmd->operands, cmd->about, cmd->flag_help);
+}
+
+int img_open_from_args(const struct img_cmd *cmd, int argc, char **argv, bool *flag, ens_image **img)
+{
+    const struct option opts[] = {
+        IMG_COMMON_LONGOPTS,
+        { cmd->flag, no_argument, NULL, OPT_FLAG },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct ens_image_opts o;
+    ens_image_opts_init(&o);
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int r = img_common_opt(cmd->name, c, optarg, &o);
+        if (r == 2)
+            return 2;
+        if (r == 1)
+            continue;
+        if (c == 'h') {
+            img_cmd_usage(cmd, stdout);
+            return 0;
+        }
+        if (c == OPT_FLAG) {
+            *flag = true;
+            continue;
+        }
+        return ens_cli_usage_error(cmd->name, "unknown option");
+    }
+    if (argc - optind != cmd->n_operands)
+        return ens_cli_usage_error(cmd->name, "%s", cmd->operands_error);
+    _cleanup_error_ ens_error_t err = NULL;
+    if (ens_image_open(argv[optind], &o, img, &err) < 0) {
+        fprintf(stderr, "ensconce %s: %s\n", cmd->name, ens_error_msg(err));
+        return 1;
+    }
+    return IMG_ARGS_OK;
+}
+
 int img_edit_opt(const char *cmd, int c, const char *arg, struct img_edits *e, struct ens_image_opts *o)
 {
     if (c == OPT_COMPRESSION) {

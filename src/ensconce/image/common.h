@@ -5,13 +5,14 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "image/image.h"
 
 enum {
     OPT_TLS_VERIFY = 1000, OPT_PLATFORM, OPT_AUTHFILE, OPT_COMPRESSION,
     OPT_ENTRYPOINT, OPT_CMD, OPT_ENV, OPT_WORKDIR, OPT_USER, OPT_LABEL, OPT_EXPOSE,
-    OPT_REMOVE, OPT_ROOT, OPT_EXE, OPT_FILE, OPT_FROM, OPT_BUNDLE, OPT_RAW, OPT_CONFIG,
+    OPT_REMOVE, OPT_ROOT, OPT_EXE, OPT_FILE, OPT_FROM, OPT_RAW, OPT_FLAG,
 };
 
 #define IMG_COMMON_LONGOPTS                                                                            \
@@ -39,6 +40,26 @@ enum {
     "  --label=KEY=VALUE     set a label (repeatable)\n"                                                \
     "  --expose=PORT[/PROTO] expose a port (repeatable)\n"                                              \
     "  --compression=ALGO    new layers: gzip (default), zstd or none\n"
+
+/* A subcommand that takes the common options, one on/off flag and a fixed number of operands
+ * (inspect, unpack): its usage text and arguments, for img_open_from_args. */
+struct img_cmd {
+    const char *name;           /* "image inspect": messages say "ensconce image inspect: ..." */
+    const char *operands;       /* usage line: "Usage: ensconce NAME [OPTIONS] OPERANDS" */
+    const char *about;          /* the paragraph after it */
+    const char *flag;           /* the flag's long name */
+    const char *flag_help;      /* its line in the options list */
+    int n_operands;             /* the first names the image */
+    const char *operands_error; /* the usage error when the number of operands differs */
+};
+
+enum { IMG_ARGS_OK = -1 };
+
+/* Parses argv as cmd describes (--help prints the usage) and opens the image the first operand
+ * names; the operands start at argv[optind].  Returns IMG_ARGS_OK with *img to free, or the exit
+ * status to end with: 0 after --help, 2 after a usage error, 1 when the image does not open
+ * (message printed). */
+int img_open_from_args(const struct img_cmd *cmd, int argc, char **argv, bool *flag, ens_image **img);
 
 struct img_edits {
     struct img_edit { int opt; const char *arg; } *v;
