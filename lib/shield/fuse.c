@@ -527,6 +527,15 @@ static int do_commit(struct fs *fs)
 
 static struct sh_node *node(struct fs *fs, fuse_ino_t ino) { return sh_get(fs->m, ino); }
 
+/* The node ino if it has the given type; else replies ENOENT (no such node) or wrong_type. */
+static struct sh_node *typed_node(fuse_req_t req, fuse_ino_t ino, int type, int wrong_type)
+{
+    struct sh_node *n = node(FS(req), ino);
+    if (!n || n->type != type)
+        return fuse_reply_err(req, n ? wrong_type : ENOENT), NULL;
+    return n;
+}
+
 static void op_init(void *ud, struct fuse_conn_info *conn)
 {
     struct fs *fs = ud;
@@ -543,9 +552,9 @@ static void op_init(void *ud, struct fuse_conn_info *conn)
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
     struct fs *fs = FS(req);
-    struct sh_node *d = node(fs, parent);
-    if (!d || d->type != SH_DIR)
-        return (void)fuse_reply_err(req, d ? ENOTDIR : ENOENT);
+    struct sh_node *d = typed_node(req, parent, SH_DIR, ENOTDIR);
+    if (!d)
+        return;
     struct sh_dirent *e = sh_dir_find(d, name);
     if (!e) {
         struct fuse_entry_param ep;
@@ -630,10 +639,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-    struct sh_node *n = node(FS(req), ino);
-    if (!n || n->type != SH_LNK)
-        return (void)fuse_reply_err(req, n ? EINVAL : ENOENT);
-    fuse_reply_readlink(req, n->target);
+    struct sh_node *n = typed_node(req, ino, SH_LNK, EINVAL);
+    if (n)
+        fuse_reply_readlink(req, n->target);
 }
 
 static int region_for(struct fs *fs, struct sh_node *dir, const char *name)
@@ -865,11 +873,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct fs *fs = FS(req);
-    struct sh_node *n = node(fs, ino);
+    struct sh_node *n = typed_node(req, ino, SH_REG, EISDIR);
     if (!n)
-        return (void)fuse_reply_err(req, ENOENT);
-    if (n->type != SH_REG)
-        return (void)fuse_reply_err(req, EISDIR);
+        return;
     if (!fs->rw && (fi->flags & O_ACCMODE) != O_RDONLY)
         return (void)fuse_reply_err(req, EROFS);
     _cleanup_error_ ens_error_t e = NULL;
@@ -987,11 +993,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct fs *fs = FS(req);
-    struct sh_node *n = node(fs, ino);
-    if (!n)
-        return (void)fuse_reply_err(req, ENOENT);
-    if (n->type != SH_DIR)
-        return (void)fuse_reply_err(req, ENOTDIR);
+    if (!typed_node(req, ino, SH_DIR, ENOTDIR))
+        return;
     if (!fs->rw) {
         fi->cache_readdir = 1;
         fi->keep_cache = 1;
