@@ -4,9 +4,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "core/cleanup.h"
 #include "core/fsutil.h"
 #include "crypto/digest.h"
@@ -78,4 +81,95 @@ int fs_write_tag(const char *path, const uint8_t tag[ENS_SHIELD_TAG_LEN], ens_er
     ens_hex_encode(tag, ENS_SHIELD_TAG_LEN, hex);
     strcat(hex, "\n");
     return ens_write_file_atomic(path, hex, strlen(hex), 0644, err);
+}
+
+const struct option fs_key_tag_longopts[] = {FS_LONGOPTS_KEY_TAG, FS_LONGOPTS_HELP_END};
+
+void fs_print_tag(const uint8_t tag[ENS_SHIELD_TAG_LEN])
+{
+    char hex[2 * ENS_SHIELD_TAG_LEN + 1];
+    ens_hex_encode(tag, ENS_SHIELD_TAG_LEN, hex);
+    printf("%s\n", hex);
+}
+
+int fs_output_tag(const struct fs_args *a, ens_error_t *err)
+{
+    if (a->opts.tag_out && fs_write_tag(a->opts.tag_out, a->tag, err) < 0)
+        return -1;
+    fs_print_tag(a->tag);
+    return 0;
+}
+
+/* Returns 1 if c was a shared option (stored in o), 0 if not, 2 after a usage error. */
+static int fs_common_opt(const char *cmd, int c, const char *arg, struct fs_opts *o)
+{
+    switch (c) {
+    case 'k': o->key_file = arg; return 1;
+    case 'N': o->new_key = true; return 1;
+    case 'T': o->tag_hex = arg; return 1;
+    case 'F': o->tag_file = arg; return 1;
+    case 't': o->tag_out = arg; return 1;
+    case 'c': {
+        char *end;
+        unsigned long v = strtoul(arg, &end, 0);
+        if (*end || v == 0 || v > (4u << 20))
+            return ens_cli_usage_error(cmd, "bad chunk size '%s'", arg);
+        o->chunk_size = (uint32_t)v;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+/* Returns -1 when the arguments are complete, else the exit status (0 after --help). */
+static int fs_parse_args(const struct fs_cmd *cmd, void *ctx, int argc, char **argv, struct fs_opts *o)
+{
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, cmd->shortopts, cmd->longopts, NULL)) != -1) {
+        int r = fs_common_opt(cmd->name, c, optarg, o);
+        if (r == 0 && cmd->own_opt)
+            r = cmd->own_opt(c, optarg, ctx);
+        if (r == 2)
+            return 2;
+        if (r == 1)
+            continue;
+        if (c == 'h') {
+            cmd->usage(stdout);
+            return 0;
+        }
+        return ens_cli_usage_error(cmd->name, "bad option");
+    }
+    if (argc - optind != cmd->n_operands)
+        return ens_cli_usage_error(cmd->name, "%s", cmd->operands_error);
+    if ((cmd->needs & FS_NEEDS_KEY) && !o->key_file)
+        return ens_cli_usage_error(cmd->name, "--key-file is required");
+    return -1;
+}
+
+/* Prints "ensconce CMD: message" and returns status. */
+static int fs_report(const char *cmd, ens_error_t err, int status)
+{
+    fprintf(stderr, "ensconce %s: %s\n", cmd, ens_error_msg(err));
+    return status;
+}
+
+int fs_run(const struct fs_cmd *cmd, void *ctx, int argc, char **argv)
+{
+    struct fs_args a = {0};
+    int rc = fs_parse_args(cmd, ctx, argc, argv, &a.opts);
+    if (rc >= 0)
+        return rc;
+    a.operands = argv + optind;
+    _cleanup_error_ ens_error_t err = NULL;
+    a.have_tag = (cmd->needs & FS_NEEDS_TAG) || a.opts.tag_hex || a.opts.tag_file;
+    if (a.have_tag && fs_get_tag(a.opts.tag_hex, a.opts.tag_file, a.tag, &err) < 0)
+        return fs_report(cmd->name, err, 2);
+    a.have_key = a.opts.key_file != NULL;
+    if (a.have_key && (a.opts.new_key ? fs_new_key(a.opts.key_file, a.key, &err)
+                                      : fs_read_key(a.opts.key_file, a.key, &err)) < 0)
+        return fs_report(cmd->name, err, 1);
+    rc = cmd->run(&a, ctx, &err);
+    ens_wipe(a.key, sizeof(a.key));
+    return rc < 0 ? fs_report(cmd->name, err, 1) : 0;
 }

@@ -29,13 +29,15 @@ static void usage(FILE *out)
             "  -h, --help                  this help\n");
 }
 
-struct cb {
+/* What the options fill in, and what on_commit needs. */
+struct mount_ctx {
+    struct ens_shield_mount_opts mo;
     const char *tagout;
 };
 
 static void on_commit(const uint8_t tag[ENS_SHIELD_TAG_LEN], uint64_t gen, void *arg)
 {
-    struct cb *cb = arg;
+    struct mount_ctx *cb = arg;
     char hex[2 * ENS_SHIELD_TAG_LEN + 1];
     ens_hex_encode(tag, ENS_SHIELD_TAG_LEN, hex);
     if (cb->tagout) {
@@ -47,54 +49,49 @@ static void on_commit(const uint8_t tag[ENS_SHIELD_TAG_LEN], uint64_t gen, void 
     fflush(stdout);
 }
 
+/* The mount options (struct ens_shield_mount_opts). */
+static int mount_opt(int c, const char *arg, void *ctx)
+{
+    struct ens_shield_mount_opts *mo = &((struct mount_ctx *)ctx)->mo;
+    switch (c) {
+    case 'w': mo->writable = true; return 1;
+    case 'i': {
+        char *end;
+        unsigned long v = strtoul(arg, &end, 10);
+        if (*end || v > 3600000)
+            return ens_cli_usage_error("fs mount", "bad commit interval '%s'", arg);
+        mo->commit_interval_ms = (unsigned)v;
+        return 1;
+    }
+    case 'A': mo->allow_other = true; return 1;
+    case 'D': mo->debug = true; return 1;
+    default: return 0;
+    }
+}
+
+static int serve(struct fs_args *a, void *ctx, ens_error_t *err)
+{
+    struct mount_ctx *m = ctx;
+    m->tagout = a->opts.tag_out;
+    return ens_shield_mount(a->operands[0], a->key, a->tag, a->operands[1], &m->mo, err);
+}
+
+static const struct option mount_longopts[] = {
+    FS_LONGOPTS_KEY_TAG, {"rw", no_argument, NULL, 'w'},
+    {"tag-out", required_argument, NULL, 't'}, {"commit-interval", required_argument, NULL, 'i'},
+    {"allow-other", no_argument, NULL, 'A'}, {"debug", no_argument, NULL, 'D'},
+    FS_LONGOPTS_HELP_END,
+};
+
+static const struct fs_cmd mount_cmd = {
+    .name = "fs mount", .usage = usage, .run = serve, .needs = FS_NEEDS_KEY | FS_NEEDS_TAG,
+    .shortopts = "k:T:wt:i:h", .longopts = mount_longopts, .own_opt = mount_opt,
+    .n_operands = 2, .operands_error = "expected SHIELD_DIR and MOUNTPOINT",
+};
+
 int ens_cmd_fs_mount(int argc, char **argv)
 {
-    static const struct option lopts[] = {
-        {"key-file", required_argument, NULL, 'k'}, {"tag", required_argument, NULL, 'T'},
-        {"tag-file", required_argument, NULL, 'F'}, {"rw", no_argument, NULL, 'w'},
-        {"tag-out", required_argument, NULL, 't'}, {"commit-interval", required_argument, NULL, 'i'},
-        {"allow-other", no_argument, NULL, 'A'}, {"debug", no_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-    };
-    const char *keyfile = NULL, *taghex = NULL, *tagfile = NULL;
-    struct cb cb = {0};
-    struct ens_shield_mount_opts mo = {.commit_interval_ms = 1000, .on_commit = on_commit, .cb_arg = &cb};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "k:T:wt:i:h", lopts, NULL)) != -1) {
-        switch (c) {
-        case 'k': keyfile = optarg; break;
-        case 'T': taghex = optarg; break;
-        case 'F': tagfile = optarg; break;
-        case 'w': mo.writable = true; break;
-        case 't': cb.tagout = optarg; break;
-        case 'i': {
-            char *end;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (*end || v > 3600000)
-                return ens_cli_usage_error("fs mount", "bad commit interval '%s'", optarg);
-            mo.commit_interval_ms = (unsigned)v;
-            break;
-        }
-        case 'A': mo.allow_other = true; break;
-        case 'D': mo.debug = true; break;
-        case 'h': usage(stdout); return 0;
-        default: return ens_cli_usage_error("fs mount", "bad option");
-        }
-    }
-    if (argc - optind != 2)
-        return ens_cli_usage_error("fs mount", "expected SHIELD_DIR and MOUNTPOINT");
-    if (!keyfile)
-        return ens_cli_usage_error("fs mount", "--key-file is required");
-    _cleanup_error_ ens_error_t err = NULL;
-    uint8_t key[ENS_SHIELD_KEY_LEN], tag[ENS_SHIELD_TAG_LEN];
-    if (fs_get_tag(taghex, tagfile, tag, &err) < 0) {
-        fprintf(stderr, "ensconce fs mount: %s\n", ens_error_msg(err));
-        return 2;
-    }
-    if (fs_read_key(keyfile, key, &err) < 0)
-        return ens_error_report(&err, "ensconce fs mount");
-    int rc = ens_shield_mount(argv[optind], key, tag, argv[optind + 1], &mo, &err);
-    ens_wipe(key, sizeof(key));
-    return rc < 0 ? ens_error_report(&err, "ensconce fs mount") : 0;
+    struct mount_ctx m = {.mo = {.commit_interval_ms = 1000, .on_commit = on_commit}};
+    m.mo.cb_arg = &m;
+    return fs_run(&mount_cmd, &m, argc, argv);
 }

@@ -28,59 +28,53 @@ static void usage(FILE *out)
             "  -h, --help                this help\n");
 }
 
+struct pack_ctx {
+    struct ens_shield_rule *rules; /* room for one per argument */
+    struct ens_shield_pack_opts po;
+};
+
+/* The region rules (-e, -a, -p) and -d. */
+static int pack_opt(int c, const char *arg, void *ctx)
+{
+    struct pack_ctx *p = ctx;
+    switch (c) {
+    case 'e': p->rules[p->po.nrules++] = (struct ens_shield_rule){arg, ENS_SHIELD_ENCRYPTED}; return 1;
+    case 'a': p->rules[p->po.nrules++] = (struct ens_shield_rule){arg, ENS_SHIELD_AUTHENTICATED}; return 1;
+    case 'p': p->rules[p->po.nrules++] = (struct ens_shield_rule){arg, ENS_SHIELD_PLAIN}; return 1;
+    case 'd':
+        if (ens_shield_region_parse(arg, &p->po.default_region) < 0)
+            return ens_cli_usage_error("fs pack", "unknown region '%s' (encrypted, authenticated, plain)", arg);
+        return 1;
+    default: return 0;
+    }
+}
+
+static int pack(struct fs_args *a, void *ctx, ens_error_t *err)
+{
+    struct pack_ctx *p = ctx;
+    p->po.chunk_size = a->opts.chunk_size;
+    if (ens_shield_pack(a->operands[0], a->operands[1], a->key, &p->po, a->tag, err) < 0)
+        return -1;
+    return fs_output_tag(a, err);
+}
+
+static const struct option pack_longopts[] = {
+    FS_LONGOPTS_KEY_NEW,
+    {"encrypted", required_argument, NULL, 'e'}, {"authenticated", required_argument, NULL, 'a'},
+    {"plain", required_argument, NULL, 'p'}, {"default", required_argument, NULL, 'd'},
+    {"chunk-size", required_argument, NULL, 'c'}, {"tag-out", required_argument, NULL, 't'},
+    FS_LONGOPTS_HELP_END,
+};
+
+static const struct fs_cmd pack_cmd = {
+    .name = "fs pack", .usage = usage, .run = pack, .needs = FS_NEEDS_KEY,
+    .shortopts = "k:e:a:p:d:c:t:h", .longopts = pack_longopts, .own_opt = pack_opt,
+    .n_operands = 2, .operands_error = "expected SRC_DIR and SHIELD_DIR",
+};
+
 int ens_cmd_fs_pack(int argc, char **argv)
 {
-    static const struct option lopts[] = {
-        {"key-file", required_argument, NULL, 'k'}, {"new-key", no_argument, NULL, 'N'},
-        {"encrypted", required_argument, NULL, 'e'}, {"authenticated", required_argument, NULL, 'a'},
-        {"plain", required_argument, NULL, 'p'}, {"default", required_argument, NULL, 'd'},
-        {"chunk-size", required_argument, NULL, 'c'}, {"tag-out", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-    };
-    const char *keyfile = NULL, *tagout = NULL;
-    bool newkey = false;
     _cleanup_free_ struct ens_shield_rule *rules = calloc((size_t)argc + 1, sizeof(*rules));
-    struct ens_shield_pack_opts po = {.rules = rules};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "k:e:a:p:d:c:t:h", lopts, NULL)) != -1) {
-        switch (c) {
-        case 'k': keyfile = optarg; break;
-        case 'N': newkey = true; break;
-        case 'e': rules[po.nrules++] = (struct ens_shield_rule){optarg, ENS_SHIELD_ENCRYPTED}; break;
-        case 'a': rules[po.nrules++] = (struct ens_shield_rule){optarg, ENS_SHIELD_AUTHENTICATED}; break;
-        case 'p': rules[po.nrules++] = (struct ens_shield_rule){optarg, ENS_SHIELD_PLAIN}; break;
-        case 'd':
-            if (ens_shield_region_parse(optarg, &po.default_region) < 0)
-                return ens_cli_usage_error("fs pack", "unknown region '%s' (encrypted, authenticated, plain)", optarg);
-            break;
-        case 'c': {
-            char *end;
-            unsigned long v = strtoul(optarg, &end, 0);
-            if (*end || v == 0 || v > (4u << 20))
-                return ens_cli_usage_error("fs pack", "bad chunk size '%s'", optarg);
-            po.chunk_size = (uint32_t)v;
-            break;
-        }
-        case 't': tagout = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: return ens_cli_usage_error("fs pack", "bad option");
-        }
-    }
-    if (argc - optind != 2)
-        return ens_cli_usage_error("fs pack", "expected SRC_DIR and SHIELD_DIR");
-    if (!keyfile)
-        return ens_cli_usage_error("fs pack", "--key-file is required");
-    _cleanup_error_ ens_error_t err = NULL;
-    uint8_t key[ENS_SHIELD_KEY_LEN], tag[ENS_SHIELD_TAG_LEN];
-    if ((newkey ? fs_new_key(keyfile, key, &err) : fs_read_key(keyfile, key, &err)) < 0)
-        return ens_error_report(&err, "ensconce fs pack");
-    int rc = ens_shield_pack(argv[optind], argv[optind + 1], key, &po, tag, &err);
-    ens_wipe(key, sizeof(key));
-    if (rc < 0 || (tagout && fs_write_tag(tagout, tag, &err) < 0))
-        return ens_error_report(&err, "ensconce fs pack");
-    char hex[2 * ENS_SHIELD_TAG_LEN + 1];
-    ens_hex_encode(tag, ENS_SHIELD_TAG_LEN, hex);
-    printf("%s\n", hex);
-    return 0;
+    struct pack_ctx p = {.rules = rules, .po = {.rules = rules}};
+    return fs_run(&pack_cmd, &p, argc, argv);
 }

@@ -21,41 +21,35 @@ static void usage(FILE *out)
                  "  -h, --help            this help\n");
 }
 
+static int show_opt(int c, const char *arg, void *json)
+{
+    (void)arg;
+    if (c != 'j')
+        return 0;
+    *(bool *)json = true;
+    return 1;
+}
+
+static int show(struct fs_args *a, void *json, ens_error_t *err)
+{
+    return ens_shield_show(a->operands[0], a->have_key ? a->key : NULL, a->have_tag ? a->tag : NULL,
+                           *(bool *)json, stdout, err);
+}
+
+static const struct option show_longopts[] = {
+    FS_LONGOPTS_KEY_TAG, {"json", no_argument, NULL, 'j'}, FS_LONGOPTS_HELP_END,
+};
+
+static const struct fs_cmd show_cmd = {
+    .name = "fs show", .usage = usage, .run = show,
+    .shortopts = "k:T:h", .longopts = show_longopts, .own_opt = show_opt,
+    .n_operands = 1, .operands_error = "expected SHIELD_DIR",
+};
+
 int ens_cmd_fs_show(int argc, char **argv)
 {
-    static const struct option lopts[] = {
-        {"key-file", required_argument, NULL, 'k'}, {"tag", required_argument, NULL, 'T'},
-        {"tag-file", required_argument, NULL, 'F'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-    };
-    const char *keyfile = NULL, *taghex = NULL, *tagfile = NULL;
     bool json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "k:T:h", lopts, NULL)) != -1) {
-        switch (c) {
-        case 'k': keyfile = optarg; break;
-        case 'T': taghex = optarg; break;
-        case 'F': tagfile = optarg; break;
-        case 'j': json = true; break;
-        case 'h': usage(stdout); return 0;
-        default: return ens_cli_usage_error("fs show", "bad option");
-        }
-    }
-    if (argc - optind != 1)
-        return ens_cli_usage_error("fs show", "expected SHIELD_DIR");
-    _cleanup_error_ ens_error_t err = NULL;
-    uint8_t key[ENS_SHIELD_KEY_LEN], tag[ENS_SHIELD_TAG_LEN];
-    bool have_tag = taghex || tagfile;
-    if (have_tag && fs_get_tag(taghex, tagfile, tag, &err) < 0) {
-        fprintf(stderr, "ensconce fs show: %s\n", ens_error_msg(err));
-        return 2;
-    }
-    if (keyfile && fs_read_key(keyfile, key, &err) < 0)
-        return ens_error_report(&err, "ensconce fs show");
-    int rc = ens_shield_show(argv[optind], keyfile ? key : NULL, have_tag ? tag : NULL, json, stdout, &err);
-    ens_wipe(key, sizeof(key));
-    return rc < 0 ? ens_error_report(&err, "ensconce fs show") : 0;
+    return fs_run(&show_cmd, &json, argc, argv);
 }
 
 int ens_cmd_fs_tag(int argc, char **argv)
@@ -71,8 +65,6 @@ int ens_cmd_fs_tag(int argc, char **argv)
     uint8_t tag[ENS_SHIELD_TAG_LEN];
     if (ens_shield_current_tag(argv[1], tag, &err) < 0)
         return ens_error_report(&err, "ensconce fs tag");
-    char hex[2 * ENS_SHIELD_TAG_LEN + 1];
-    ens_hex_encode(tag, ENS_SHIELD_TAG_LEN, hex);
-    printf("%s\n", hex);
+    fs_print_tag(tag);
     return 0;
 }
