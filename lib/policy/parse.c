@@ -309,6 +309,77 @@ static int unknown_field(struct pctx *c, const struct ens_ynode *k, const char *
     return perr(c, k, path, "unknown field '%s'", k->str);
 }
 
+/* Parses a mapping field by field.  fn gets each key, its value and the value's path ("<path>.<key>"),
+ * and returns 0, -1 on error, or UNKNOWN_FIELD: unknown keys are refused with the mapping's path. */
+#define UNKNOWN_FIELD 1
+typedef int (*field_fn)(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                        void *obj);
+
+static int parse_fields(struct pctx *c, const struct ens_ynode *n, const char *path, field_fn fn, void *obj)
+{
+    if (need_map(c, n, path) < 0)
+        return -1;
+    for (size_t i = 0; i < n->n; i += 2) {
+        const struct ens_ynode *k = n->kids[i];
+        char fp[512];
+        snprintf(fp, sizeof(fp), "%s.%s", path, k->str);
+        int r = fn(c, k, n->kids[i + 1], fp, obj);
+        if (r == UNKNOWN_FIELD)
+            return unknown_field(c, k, path);
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int missing_field(struct pctx *c, const struct ens_ynode *n, const char *path, const char *field)
+{
+    return perr(c, n, path, "missing required field '%s'", field);
+}
+
+/* Services, images and volumes: mappings with a required name, and fn for their other fields. */
+struct named {
+    char **name;
+    field_fn fn;
+    void *obj;
+};
+
+static int named_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                       void *obj)
+{
+    struct named *nm = obj;
+    if (!strcmp(k->str, "name"))
+        return get_name(c, v, fp, nm->name);
+    return nm->fn(c, k, v, fp, nm->obj);
+}
+
+static int parse_named(struct pctx *c, const struct ens_ynode *n, const char *path, field_fn fn, void *obj,
+                       char **name)
+{
+    struct named nm = {.name = name, .fn = fn, .obj = obj};
+    if (parse_fields(c, n, path, named_field, &nm) < 0)
+        return -1;
+    if (!*name)
+        return missing_field(c, n, path, "name");
+    return 0;
+}
+
+/* A list, or a single item standing for a one-element list: *one holds the single item. */
+static int one_or_list(struct pctx *c, const struct ens_ynode *const *one, const char *path,
+                       const struct ens_ynode *const **items, size_t *count)
+{
+    const struct ens_ynode *v = *one;
+    *items = one;
+    *count = 1;
+    if (v->type != ENS_Y_SEQ)
+        return 0;
+    if (need_seq(c, v, path) < 0)
+        return -1;
+    *items = (const struct ens_ynode *const *)v->kids;
+    *count = v->n;
+    return 0;
+}
+
 /* A list of strings (a single string is accepted as a one-element list when single_ok). */
 typedef int (*item_fn)(struct pctx *c, const struct ens_ynode *n, const char *path, char **out);
 
@@ -453,81 +524,72 @@ static int parse_env(struct pctx *c, const struct ens_ynode *n, const char *path
     return 0;
 }
 
+/* A copy of an arena list of strings with room for `extra` more (the arena frees nothing before the policy). */
+static int grow_strs(struct pctx *c, char ***arr, size_t count, size_t extra)
+{
+    char **all = aalloc(c->p, (count + extra + 1) * sizeof(char *));
+    if (!all)
+        return oom(c);
+    if (count)
+        memcpy(all, *arr, count * sizeof(char *));
+    *arr = all;
+    return 0;
+}
+
+/* Measurements may be given in several fields: each adds to the service's list. */
+static int add_measurements(struct pctx *c, const struct ens_ynode *v, const char *fp, ens_policy_service_t *s)
+{
+    char **m;
+    size_t mc;
+    if (get_str_list(c, v, fp, item_measurement, true, &m, &mc) < 0 ||
+        grow_strs(c, &s->mrenclaves, s->mrenclave_count, mc) < 0)
+        return -1;
+    if (mc)
+        memcpy(s->mrenclaves + s->mrenclave_count, m, mc * sizeof(char *));
+    s->mrenclave_count += mc;
+    return 0;
+}
+
+static int service_attestation_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v,
+                                     const char *fp, void *obj)
+{
+    if (strcmp(k->str, "mrenclave") && strcmp(k->str, "mrenclaves") && strcmp(k->str, "measurement"))
+        return UNKNOWN_FIELD;
+    return add_measurements(c, v, fp, obj);
+}
+
+static int service_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                         void *obj)
+{
+    ens_policy_service_t *s = obj;
+    const char *f = k->str;
+    if (!strcmp(f, "command"))
+        return is_null(v) ? 0 : split_command(c, v, fp, s);
+    if (!strcmp(f, "environment"))
+        return parse_env(c, v, fp, s);
+    if (!strcmp(f, "pwd"))
+        return is_null(v) ? 0 : get_abs_path(c, v, fp, &s->pwd);
+    if (!strcmp(f, "image_name"))
+        return is_null(v) ? 0 : get_name(c, v, fp, &s->image_name);
+    if (!strcmp(f, "mrenclaves"))
+        return add_measurements(c, v, fp, s);
+    if (!strcmp(f, "attestation"))
+        return parse_fields(c, v, fp, service_attestation_field, s);
+    if (!strcmp(f, "fspf_path"))
+        return is_null(v) ? 0 : get_abs_path(c, v, fp, &s->fspf_path);
+    if (!strcmp(f, "fspf_key"))
+        return is_null(v) ? 0 : get_hex(c, v, fp, 32, 32, &s->fspf_key);
+    if (!strcmp(f, "fspf_tag"))
+        return is_null(v) ? 0 : get_hex(c, v, fp, 16, 64, &s->fspf_tag);
+    if (!strcmp(f, "platforms"))
+        return get_str_list(c, v, fp, item_str, false, &s->platforms, &s->platform_count);
+    return UNKNOWN_FIELD;
+}
+
 static int parse_service(struct pctx *c, const struct ens_ynode *n, const char *path, ens_policy_service_t *s)
 {
-    if (need_map(c, n, path) < 0)
+    if (parse_named(c, n, path, service_field, s, &s->name) < 0)
         return -1;
-    const struct ens_ynode *name = NULL;
-    for (size_t i = 0; i < n->n; i += 2) {
-        const struct ens_ynode *k = n->kids[i], *v = n->kids[i + 1];
-        const char *f = k->str;
-        char fp[320];
-        snprintf(fp, sizeof(fp), "%s.%s", path, f);
-        int r = 0;
-        if (!strcmp(f, "name")) {
-            name = v;
-            r = get_name(c, v, fp, &s->name);
-        } else if (!strcmp(f, "command")) {
-            r = is_null(v) ? 0 : split_command(c, v, fp, s);
-        } else if (!strcmp(f, "environment")) {
-            r = parse_env(c, v, fp, s);
-        } else if (!strcmp(f, "pwd")) {
-            r = is_null(v) ? 0 : get_abs_path(c, v, fp, &s->pwd);
-        } else if (!strcmp(f, "image_name")) {
-            r = is_null(v) ? 0 : get_name(c, v, fp, &s->image_name);
-        } else if (!strcmp(f, "mrenclaves")) {
-            char **m;
-            size_t mc;
-            r = get_str_list(c, v, fp, item_measurement, true, &m, &mc);
-            if (r == 0 && mc) {
-                char **all = aalloc(c->p, (s->mrenclave_count + mc + 1) * sizeof(char *));
-                if (!all)
-                    return oom(c);
-                if (s->mrenclave_count)
-                    memcpy(all, s->mrenclaves, s->mrenclave_count * sizeof(char *));
-                memcpy(all + s->mrenclave_count, m, mc * sizeof(char *));
-                s->mrenclaves = all;
-                s->mrenclave_count += mc;
-            }
-        } else if (!strcmp(f, "attestation")) {
-            if (need_map(c, v, fp) < 0)
-                return -1;
-            for (size_t j = 0; j < v->n; j += 2) {
-                const struct ens_ynode *ak = v->kids[j], *av = v->kids[j + 1];
-                char ap[400];
-                snprintf(ap, sizeof(ap), "%s.%s", fp, ak->str);
-                if (strcmp(ak->str, "mrenclave") && strcmp(ak->str, "mrenclaves") && strcmp(ak->str, "measurement"))
-                    return unknown_field(c, ak, fp);
-                char **m;
-                size_t mc;
-                if (get_str_list(c, av, ap, item_measurement, true, &m, &mc) < 0)
-                    return -1;
-                char **all = aalloc(c->p, (s->mrenclave_count + mc + 1) * sizeof(char *));
-                if (!all)
-                    return oom(c);
-                if (s->mrenclave_count)
-                    memcpy(all, s->mrenclaves, s->mrenclave_count * sizeof(char *));
-                if (mc)
-                    memcpy(all + s->mrenclave_count, m, mc * sizeof(char *));
-                s->mrenclaves = all;
-                s->mrenclave_count += mc;
-            }
-        } else if (!strcmp(f, "fspf_path")) {
-            r = is_null(v) ? 0 : get_abs_path(c, v, fp, &s->fspf_path);
-        } else if (!strcmp(f, "fspf_key")) {
-            r = is_null(v) ? 0 : get_hex(c, v, fp, 32, 32, &s->fspf_key);
-        } else if (!strcmp(f, "fspf_tag")) {
-            r = is_null(v) ? 0 : get_hex(c, v, fp, 16, 64, &s->fspf_tag);
-        } else if (!strcmp(f, "platforms")) {
-            r = get_str_list(c, v, fp, item_str, false, &s->platforms, &s->platform_count);
-        } else {
-            return unknown_field(c, k, path);
-        }
-        if (r < 0)
-            return -1;
-    }
-    if (!name)
-        return perr(c, n, path, "missing required field 'name'");
     /* duplicate measurements are harmless but make the canonical form ambiguous: drop them */
     size_t w = 0;
     for (size_t i = 0; i < s->mrenclave_count; i++) {
@@ -544,103 +606,103 @@ static int parse_service(struct pctx *c, const struct ens_ynode *n, const char *
 
 /* ------------------------------------------------------------------ images */
 
-static int parse_image(struct pctx *c, const struct ens_ynode *n, const char *path, ens_policy_image_t *im)
+/* One entry of an image's volumes ({name, path}) or injection_files ({path, content}). */
+struct image_entry {
+    bool vols;
+    char *path;
+    char *other; /* the volume's name, or the file's content */
+};
+
+static int image_entry_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                             void *obj)
 {
-    if (need_map(c, n, path) < 0)
-        return -1;
-    const struct ens_ynode *name = NULL;
-    for (size_t i = 0; i < n->n; i += 2) {
-        const struct ens_ynode *k = n->kids[i], *v = n->kids[i + 1];
-        char fp[320];
-        snprintf(fp, sizeof(fp), "%s.%s", path, k->str);
-        if (!strcmp(k->str, "name")) {
-            name = v;
-            if (get_name(c, v, fp, &im->name) < 0)
-                return -1;
-        } else if (!strcmp(k->str, "volumes") || !strcmp(k->str, "injection_files")) {
-            bool vols = k->str[0] == 'v';
-            if (is_null(v))
-                continue;
-            if (need_seq(c, v, fp) < 0)
-                return -1;
-            if (vols) {
-                im->volumes = aalloc(c->p, (v->n + 1) * sizeof(*im->volumes));
-                if (!im->volumes)
-                    return oom(c);
-            } else {
-                im->injection_files = aalloc(c->p, (v->n + 1) * sizeof(*im->injection_files));
-                if (!im->injection_files)
-                    return oom(c);
-            }
-            for (size_t j = 0; j < v->n; j++) {
-                const struct ens_ynode *e = v->kids[j];
-                char ep[360];
-                snprintf(ep, sizeof(ep), "%s[%zu]", fp, j);
-                if (need_map(c, e, ep) < 0)
-                    return -1;
-                char *a = NULL, *b = NULL;
-                for (size_t q = 0; q < e->n; q += 2) {
-                    const struct ens_ynode *ek = e->kids[q], *ev = e->kids[q + 1];
-                    char xp[400];
-                    snprintf(xp, sizeof(xp), "%s.%s", ep, ek->str);
-                    if (vols && !strcmp(ek->str, "name")) {
-                        if (get_name(c, ev, xp, &a) < 0)
-                            return -1;
-                    } else if (!strcmp(ek->str, "path")) {
-                        if (get_abs_path(c, ev, xp, &b) < 0)
-                            return -1;
-                    } else if (!vols && !strcmp(ek->str, "content")) {
-                        if (is_null(ev)) {
-                            a = astrdup(c->p, "");
-                            if (!a)
-                                return oom(c);
-                        } else if (get_str(c, ev, xp, ENS_POLICY_MAX_SIZE, &a) < 0) {
-                            return -1;
-                        }
-                    } else {
-                        return unknown_field(c, ek, ep);
-                    }
-                }
-                if (!a)
-                    return perr(c, e, ep, "missing required field '%s'", vols ? "name" : "content");
-                if (!b)
-                    return perr(c, e, ep, "missing required field 'path'");
-                for (size_t q = 0; q < j; q++) {
-                    const char *other = vols ? im->volumes[q].path : im->injection_files[q].path;
-                    if (!strcmp(other, b))
-                        return perr(c, e, ep, "duplicate path '%s'", b);
-                }
-                if (vols)
-                    im->volumes[im->volume_count++] = (ens_policy_image_volume_t){.name = a, .path = b};
-                else
-                    im->injection_files[im->injection_file_count++] =
-                        (ens_policy_injection_file_t){.path = b, .content = a};
-            }
-        } else {
-            return unknown_field(c, k, path);
-        }
+    struct image_entry *e = obj;
+    if (e->vols && !strcmp(k->str, "name"))
+        return get_name(c, v, fp, &e->other);
+    if (!strcmp(k->str, "path"))
+        return get_abs_path(c, v, fp, &e->path);
+    if (!e->vols && !strcmp(k->str, "content")) {
+        if (!is_null(v))
+            return get_str(c, v, fp, ENS_POLICY_MAX_SIZE, &e->other);
+        e->other = astrdup(c->p, "");
+        return e->other ? 0 : oom(c);
     }
-    if (!name)
-        return perr(c, n, path, "missing required field 'name'");
+    return UNKNOWN_FIELD;
+}
+
+static int parse_image_entries(struct pctx *c, const struct ens_ynode *v, const char *fp, bool vols,
+                               ens_policy_image_t *im)
+{
+    if (is_null(v))
+        return 0;
+    if (need_seq(c, v, fp) < 0)
+        return -1;
+    if (vols) {
+        im->volumes = aalloc(c->p, (v->n + 1) * sizeof(*im->volumes));
+        if (!im->volumes)
+            return oom(c);
+    } else {
+        im->injection_files = aalloc(c->p, (v->n + 1) * sizeof(*im->injection_files));
+        if (!im->injection_files)
+            return oom(c);
+    }
+    for (size_t j = 0; j < v->n; j++) {
+        const struct ens_ynode *en = v->kids[j];
+        char ep[360];
+        snprintf(ep, sizeof(ep), "%s[%zu]", fp, j);
+        struct image_entry e = {.vols = vols};
+        if (parse_fields(c, en, ep, image_entry_field, &e) < 0)
+            return -1;
+        if (!e.other)
+            return missing_field(c, en, ep, vols ? "name" : "content");
+        if (!e.path)
+            return missing_field(c, en, ep, "path");
+        for (size_t q = 0; q < j; q++) {
+            const char *other = vols ? im->volumes[q].path : im->injection_files[q].path;
+            if (!strcmp(other, e.path))
+                return perr(c, en, ep, "duplicate path '%s'", e.path);
+        }
+        if (vols)
+            im->volumes[im->volume_count++] = (ens_policy_image_volume_t){.name = e.other, .path = e.path};
+        else
+            im->injection_files[im->injection_file_count++] =
+                (ens_policy_injection_file_t){.path = e.path, .content = e.other};
+    }
     return 0;
 }
 
+static int image_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                       void *obj)
+{
+    if (!strcmp(k->str, "volumes") || !strcmp(k->str, "injection_files"))
+        return parse_image_entries(c, v, fp, k->str[0] == 'v', obj);
+    return UNKNOWN_FIELD;
+}
+
+static int parse_image(struct pctx *c, const struct ens_ynode *n, const char *path, ens_policy_image_t *im)
+{
+    return parse_named(c, n, path, image_field, im, &im->name);
+}
+
 /* ------------------------------------------------------------------ export / import */
+
+static int export_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                        void *obj)
+{
+    if (strcmp(k->str, "session"))
+        return UNKNOWN_FIELD;
+    return get_session_ref(c, v, fp, obj);
+}
 
 static int parse_export(struct pctx *c, const struct ens_ynode *v, const char *fp, char ***out, size_t *count)
 {
     if (is_null(v))
         return 0;
     /* export: [{session: A}, …]; a single mapping or bare session names are accepted too */
-    const struct ens_ynode *one[1] = {v};
-    const struct ens_ynode *const *items = one;
-    size_t n = 1;
-    if (v->type == ENS_Y_SEQ) {
-        if (need_seq(c, v, fp) < 0)
-            return -1;
-        items = (const struct ens_ynode *const *)v->kids;
-        n = v->n;
-    }
+    const struct ens_ynode *const *items;
+    size_t n;
+    if (one_or_list(c, &v, fp, &items, &n) < 0)
+        return -1;
     char **list = aalloc(c->p, (n + 1) * sizeof(char *));
     if (!list)
         return oom(c);
@@ -653,82 +715,65 @@ static int parse_export(struct pctx *c, const struct ens_ynode *v, const char *f
                 return -1;
             continue;
         }
-        if (need_map(c, e, ep) < 0)
-            return -1;
         list[i] = NULL;
-        for (size_t q = 0; q < e->n; q += 2) {
-            char xp[440];
-            snprintf(xp, sizeof(xp), "%s.%s", ep, e->kids[q]->str);
-            if (strcmp(e->kids[q]->str, "session"))
-                return unknown_field(c, e->kids[q], ep);
-            if (get_session_ref(c, e->kids[q + 1], xp, &list[i]) < 0)
-                return -1;
-        }
+        if (parse_fields(c, e, ep, export_field, &list[i]) < 0)
+            return -1;
         if (!list[i])
-            return perr(c, e, ep, "missing required field 'session'");
+            return missing_field(c, e, ep, "session");
     }
     *out = list;
     *count = n;
     return 0;
 }
 
+/* import: {session: S, <what>: NAME} */
+struct import_ref {
+    const char *what;
+    char **session, **name;
+};
+
+static int import_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                        void *obj)
+{
+    struct import_ref *ir = obj;
+    if (!strcmp(k->str, "session"))
+        return get_session_ref(c, v, fp, ir->session);
+    if (!strcmp(k->str, ir->what))
+        return get_name(c, v, fp, ir->name);
+    return UNKNOWN_FIELD;
+}
+
 static int parse_import(struct pctx *c, const struct ens_ynode *v, const char *fp, const char *what, char **session,
                         char **name)
 {
-    if (need_map(c, v, fp) < 0)
+    struct import_ref ir = {.what = what, .session = session, .name = name};
+    if (parse_fields(c, v, fp, import_field, &ir) < 0)
         return -1;
-    for (size_t q = 0; q < v->n; q += 2) {
-        const struct ens_ynode *k = v->kids[q], *val = v->kids[q + 1];
-        char xp[400];
-        snprintf(xp, sizeof(xp), "%s.%s", fp, k->str);
-        if (!strcmp(k->str, "session")) {
-            if (get_session_ref(c, val, xp, session) < 0)
-                return -1;
-        } else if (!strcmp(k->str, what)) {
-            if (get_name(c, val, xp, name) < 0)
-                return -1;
-        } else {
-            return unknown_field(c, k, fp);
-        }
-    }
-    if (!*session)
-        return perr(c, v, fp, "missing required field 'session'");
-    if (!*name)
-        return perr(c, v, fp, "missing required field '%s'", what);
-    return 0;
+    const char *absent = !*session ? "session" : !*name ? what : NULL;
+    return absent ? missing_field(c, v, fp, absent) : 0;
 }
 
 /* ------------------------------------------------------------------ volumes */
 
+static int volume_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                        void *obj)
+{
+    ens_policy_volume_t *vol = obj;
+    if (!strcmp(k->str, "fspf_key"))
+        return is_null(v) ? 0 : get_hex(c, v, fp, 32, 32, &vol->fspf_key);
+    if (!strcmp(k->str, "fspf_tag"))
+        return is_null(v) ? 0 : get_hex(c, v, fp, 16, 64, &vol->fspf_tag);
+    if (!strcmp(k->str, "export"))
+        return parse_export(c, v, fp, &vol->export_sessions, &vol->export_count);
+    if (!strcmp(k->str, "import"))
+        return parse_import(c, v, fp, "volume", &vol->import_session, &vol->import_volume);
+    return UNKNOWN_FIELD;
+}
+
 static int parse_volume(struct pctx *c, const struct ens_ynode *n, const char *path, ens_policy_volume_t *vol)
 {
-    if (need_map(c, n, path) < 0)
+    if (parse_named(c, n, path, volume_field, vol, &vol->name) < 0)
         return -1;
-    const struct ens_ynode *name = NULL;
-    for (size_t i = 0; i < n->n; i += 2) {
-        const struct ens_ynode *k = n->kids[i], *v = n->kids[i + 1];
-        char fp[320];
-        snprintf(fp, sizeof(fp), "%s.%s", path, k->str);
-        int r;
-        if (!strcmp(k->str, "name")) {
-            name = v;
-            r = get_name(c, v, fp, &vol->name);
-        } else if (!strcmp(k->str, "fspf_key")) {
-            r = is_null(v) ? 0 : get_hex(c, v, fp, 32, 32, &vol->fspf_key);
-        } else if (!strcmp(k->str, "fspf_tag")) {
-            r = is_null(v) ? 0 : get_hex(c, v, fp, 16, 64, &vol->fspf_tag);
-        } else if (!strcmp(k->str, "export")) {
-            r = parse_export(c, v, fp, &vol->export_sessions, &vol->export_count);
-        } else if (!strcmp(k->str, "import")) {
-            r = parse_import(c, v, fp, "volume", &vol->import_session, &vol->import_volume);
-        } else {
-            return unknown_field(c, k, path);
-        }
-        if (r < 0)
-            return -1;
-    }
-    if (!name)
-        return perr(c, n, path, "missing required field 'name'");
     if (vol->import_session && (vol->fspf_key || vol->fspf_tag))
         return perr(c, n, path, "an imported volume takes its key and tag from the exporting session");
     return 0;
@@ -801,107 +846,119 @@ static int parse_valid_for(struct pctx *c, const struct ens_ynode *v, const char
     return 0;
 }
 
+/* dns, san and ip: names go to dns and addresses to ips; `dns` takes no address and `ip` nothing else. */
+static int secret_names(struct pctx *c, const char *f, const struct ens_ynode *v, const char *fp,
+                        ens_policy_secret_t *s)
+{
+    char **l;
+    size_t lc;
+    if (get_str_list(c, v, fp, item_str, true, &l, &lc) < 0)
+        return -1;
+    if (grow_strs(c, &s->dns, s->dns_count, lc) < 0 || grow_strs(c, &s->ips, s->ip_count, lc) < 0)
+        return -1;
+    for (size_t j = 0; j < lc; j++) {
+        char ip[360];
+        snprintf(ip, sizeof(ip), "%s[%zu]", fp, j);
+        const struct ens_ynode *item = v->type == ENS_Y_SEQ ? v->kids[j] : v;
+        if (is_ip(l[j])) {
+            if (!strcmp(f, "dns"))
+                return perr(c, item, ip, "'%s' is an IP address: list it under san or ip", l[j]);
+            s->ips[s->ip_count++] = l[j];
+        } else {
+            if (!strcmp(f, "ip"))
+                return perr(c, item, ip, "'%s' is not an IP address", l[j]);
+            char *d;
+            if (item_dns(c, item, ip, &d) < 0)
+                return -1;
+            s->dns[s->dns_count++] = d;
+        }
+    }
+    return 0;
+}
+
+/* A secret's fields, and the nodes that later checks point at. */
+struct secret_fields {
+    ens_policy_secret_t *s;
+    const struct ens_ynode *kind, *size, *value, *keyt;
+    const struct ens_ynode *x509f; /* first x509-only field, for kind checks */
+};
+
+static int secret_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                        void *obj)
+{
+    struct secret_fields *sf = obj;
+    ens_policy_secret_t *s = sf->s;
+    const char *f = k->str;
+    if (!strcmp(f, "name")) {
+        if (get_name(c, v, fp, &s->name) < 0)
+            return -1;
+        if (s->name[0] == '.') /* reserved for internal secrets such as ENS_SESSION_CA_SECRET */
+            return perr(c, v, fp, "secret names may not start with '.'");
+        return 0;
+    }
+    if (!strcmp(f, "kind")) {
+        sf->kind = v;
+        return parse_kind(c, v, fp, &s->kind);
+    }
+    if (!strcmp(f, "size")) {
+        sf->size = v;
+        unsigned long long sz = 0;
+        int r = get_uint(c, v, fp, MAX_SECRET_SIZE, &sz);
+        if (r == 0 && sz == 0)
+            r = perr(c, v, fp, "size must be at least 1");
+        s->size = (size_t)sz;
+        return r;
+    }
+    if (!strcmp(f, "value")) {
+        sf->value = v;
+        if (v->type != ENS_Y_SCALAR || is_null(v))
+            return perr(c, v, fp, "expected a string");
+        if (v->len > MAX_SECRET_SIZE)
+            return perr(c, v, fp, "longer than %d bytes", MAX_SECRET_SIZE);
+        return 0;
+    }
+    if (!strcmp(f, "key_type")) {
+        sf->keyt = v;
+        return parse_key_type(c, v, fp, &s->key_type);
+    }
+    if (!strcmp(f, "export"))
+        return parse_export(c, v, fp, &s->export_sessions, &s->export_count);
+    if (!strcmp(f, "export_public"))
+        return get_bool(c, v, fp, &s->export_public);
+    if (!strcmp(f, "import"))
+        return parse_import(c, v, fp, "secret", &s->import_session, &s->import_secret);
+    /* the rest apply to x509 and x509-ca secrets only */
+    int r;
+    if (!strcmp(f, "private_key")) {
+        r = get_name(c, v, fp, &s->private_key);
+    } else if (!strcmp(f, "issuer")) {
+        r = get_name(c, v, fp, &s->issuer);
+    } else if (!strcmp(f, "common_name")) {
+        r = get_str(c, v, fp, 64, &s->common_name);
+        if (r == 0 && !*s->common_name)
+            r = perr(c, v, fp, "must not be empty");
+    } else if (!strcmp(f, "dns") || !strcmp(f, "san") || !strcmp(f, "ip")) {
+        r = secret_names(c, f, v, fp, s);
+    } else if (!strcmp(f, "valid_for")) {
+        r = parse_valid_for(c, v, fp, &s->valid_for_days);
+    } else {
+        return UNKNOWN_FIELD;
+    }
+    sf->x509f = sf->x509f ? sf->x509f : k;
+    return r;
+}
+
 static int parse_secret(struct pctx *c, const struct ens_ynode *n, const char *path, ens_policy_secret_t *s)
 {
-    if (need_map(c, n, path) < 0)
+    struct secret_fields sf = {.s = s};
+    if (parse_fields(c, n, path, secret_field, &sf) < 0)
         return -1;
-    const struct ens_ynode *name = NULL, *kind = NULL, *size = NULL, *value = NULL, *keyt = NULL;
-    const struct ens_ynode *x509f = NULL; /* first x509-only field, for kind checks */
-    for (size_t i = 0; i < n->n; i += 2) {
-        const struct ens_ynode *k = n->kids[i], *v = n->kids[i + 1];
-        const char *f = k->str;
-        char fp[320];
-        snprintf(fp, sizeof(fp), "%s.%s", path, f);
-        int r = 0;
-        if (!strcmp(f, "name")) {
-            name = v;
-            r = get_name(c, v, fp, &s->name);
-            if (r == 0 && s->name[0] == '.') /* reserved for internal secrets such as ENS_SESSION_CA_SECRET */
-                r = perr(c, v, fp, "secret names may not start with '.'");
-        } else if (!strcmp(f, "kind")) {
-            kind = v;
-            r = parse_kind(c, v, fp, &s->kind);
-        } else if (!strcmp(f, "size")) {
-            size = v;
-            unsigned long long sz = 0;
-            r = get_uint(c, v, fp, MAX_SECRET_SIZE, &sz);
-            if (r == 0 && sz == 0)
-                r = perr(c, v, fp, "size must be at least 1");
-            s->size = (size_t)sz;
-        } else if (!strcmp(f, "value")) {
-            value = v;
-            if (v->type != ENS_Y_SCALAR || is_null(v))
-                return perr(c, v, fp, "expected a string");
-            if (v->len > MAX_SECRET_SIZE)
-                return perr(c, v, fp, "longer than %d bytes", MAX_SECRET_SIZE);
-        } else if (!strcmp(f, "key_type")) {
-            keyt = v;
-            r = parse_key_type(c, v, fp, &s->key_type);
-        } else if (!strcmp(f, "private_key")) {
-            x509f = x509f ? x509f : k;
-            r = get_name(c, v, fp, &s->private_key);
-        } else if (!strcmp(f, "issuer")) {
-            x509f = x509f ? x509f : k;
-            r = get_name(c, v, fp, &s->issuer);
-        } else if (!strcmp(f, "common_name")) {
-            x509f = x509f ? x509f : k;
-            r = get_str(c, v, fp, 64, &s->common_name);
-            if (r == 0 && !*s->common_name)
-                r = perr(c, v, fp, "must not be empty");
-        } else if (!strcmp(f, "dns") || !strcmp(f, "san") || !strcmp(f, "ip")) {
-            x509f = x509f ? x509f : k;
-            char **l;
-            size_t lc;
-            r = get_str_list(c, v, fp, item_str, true, &l, &lc);
-            if (r < 0)
-                return -1;
-            char **dns = aalloc(c->p, (s->dns_count + lc + 1) * sizeof(char *));
-            char **ips = aalloc(c->p, (s->ip_count + lc + 1) * sizeof(char *));
-            if (!dns || !ips)
-                return oom(c);
-            if (s->dns_count)
-                memcpy(dns, s->dns, s->dns_count * sizeof(char *));
-            if (s->ip_count)
-                memcpy(ips, s->ips, s->ip_count * sizeof(char *));
-            s->dns = dns;
-            s->ips = ips;
-            for (size_t j = 0; j < lc; j++) {
-                char ip[360];
-                snprintf(ip, sizeof(ip), "%s[%zu]", fp, j);
-                const struct ens_ynode *item = v->type == ENS_Y_SEQ ? v->kids[j] : v;
-                if (is_ip(l[j])) {
-                    if (!strcmp(f, "dns"))
-                        return perr(c, item, ip, "'%s' is an IP address: list it under san or ip", l[j]);
-                    s->ips[s->ip_count++] = l[j];
-                } else {
-                    if (!strcmp(f, "ip"))
-                        return perr(c, item, ip, "'%s' is not an IP address", l[j]);
-                    char *d;
-                    if (item_dns(c, item, ip, &d) < 0)
-                        return -1;
-                    s->dns[s->dns_count++] = d;
-                }
-            }
-        } else if (!strcmp(f, "valid_for")) {
-            x509f = x509f ? x509f : k;
-            r = parse_valid_for(c, v, fp, &s->valid_for_days);
-        } else if (!strcmp(f, "export")) {
-            r = parse_export(c, v, fp, &s->export_sessions, &s->export_count);
-        } else if (!strcmp(f, "export_public")) {
-            r = get_bool(c, v, fp, &s->export_public);
-        } else if (!strcmp(f, "import")) {
-            r = parse_import(c, v, fp, "secret", &s->import_session, &s->import_secret);
-        } else {
-            return unknown_field(c, k, path);
-        }
-        if (r < 0)
-            return -1;
-    }
-    if (!name)
-        return perr(c, n, path, "missing required field 'name'");
-    if (!kind && !s->import_session)
-        return perr(c, n, path, "missing required field 'kind'");
-    s->kind_set = kind != NULL;
+    const struct ens_ynode *size = sf.size, *value = sf.value, *keyt = sf.keyt, *x509f = sf.x509f;
+    if (!s->name)
+        return missing_field(c, n, path, "name");
+    if (!sf.kind && !s->import_session)
+        return missing_field(c, n, path, "kind");
+    s->kind_set = sf.kind != NULL;
     if (s->import_session) {
         if (value || size || keyt || x509f)
             return perr(c, n, path, "an imported secret takes its value from the exporting session");
@@ -1015,145 +1072,138 @@ static int item_principal(struct pctx *c, const struct ens_ynode *n, const char 
     return 0;
 }
 
+static int access_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                        void *obj)
+{
+    (void)obj;
+    int op;
+    if (!strcmp(k->str, "read"))
+        op = ENS_POLICY_OP_READ;
+    else if (!strcmp(k->str, "update"))
+        op = ENS_POLICY_OP_UPDATE;
+    else if (!strcmp(k->str, "create_sessions"))
+        op = ENS_POLICY_OP_CREATE_SESSIONS;
+    else
+        return UNKNOWN_FIELD;
+    const struct ens_ynode *const *items;
+    size_t cnt;
+    if (one_or_list(c, &v, fp, &items, &cnt) < 0)
+        return -1;
+    if (cnt == 0)
+        return perr(c, v, fp, "empty list (write [NONE] to allow no one)");
+    ens_policy_principal_t *list = aalloc(c->p, cnt * sizeof(*list));
+    if (!list)
+        return oom(c);
+    size_t w = 0;
+    for (size_t j = 0; j < cnt; j++) {
+        char ip[360];
+        snprintf(ip, sizeof(ip), v->type == ENS_Y_SEQ ? "%s[%zu]" : "%s", fp, j);
+        ens_policy_principal_t pr = {0};
+        if (item_principal(c, items[j], ip, &pr) < 0)
+            return -1;
+        bool dup = false;
+        for (size_t q = 0; q < w; q++)
+            if (list[q].kind == pr.kind && !strcmp(list[q].hash, pr.hash))
+                dup = true;
+        if (!dup)
+            list[w++] = pr;
+    }
+    c->p->access[op] = list;
+    c->p->access_count[op] = w;
+    return 0;
+}
+
 static int parse_access(struct pctx *c, const struct ens_ynode *n, const char *path)
 {
-    if (need_map(c, n, path) < 0)
-        return -1;
-    for (size_t i = 0; i < n->n; i += 2) {
-        const struct ens_ynode *k = n->kids[i], *v = n->kids[i + 1];
-        int op;
-        if (!strcmp(k->str, "read"))
-            op = ENS_POLICY_OP_READ;
-        else if (!strcmp(k->str, "update"))
-            op = ENS_POLICY_OP_UPDATE;
-        else if (!strcmp(k->str, "create_sessions"))
-            op = ENS_POLICY_OP_CREATE_SESSIONS;
+    return parse_fields(c, n, path, access_field, NULL);
+}
+
+static int attestation_policy_field(struct pctx *c, const struct ens_ynode *ak, const struct ens_ynode *av,
+                                    const char *fp, void *obj)
+{
+    ens_policy_attestation_t *a = obj;
+    if (!strcmp(ak->str, "mode")) {
+        if (av->type == ENS_Y_SCALAR && !strcmp(av->str, "hardware"))
+            a->mode = ENS_ATTEST_HARDWARE;
+        else if (av->type == ENS_Y_SCALAR && !strcmp(av->str, "simulation"))
+            a->mode = ENS_ATTEST_SIMULATION;
+        else if (av->type == ENS_Y_SCALAR && !strcmp(av->str, "none"))
+            a->mode = ENS_ATTEST_NONE;
         else
-            return unknown_field(c, k, path);
-        char fp[320];
-        snprintf(fp, sizeof(fp), "%s.%s", path, k->str);
-        const struct ens_ynode *one[1] = {v};
-        const struct ens_ynode *const *items = one;
-        size_t cnt = 1;
-        if (v->type == ENS_Y_SEQ) {
-            if (need_seq(c, v, fp) < 0)
-                return -1;
-            items = (const struct ens_ynode *const *)v->kids;
-            cnt = v->n;
+            return perr(c, av, fp, "expected hardware, simulation or none");
+    } else if (!strcmp(ak->str, "tolerate")) {
+        char **l;
+        size_t lc;
+        if (get_str_list(c, av, fp, item_str, true, &l, &lc) < 0)
+            return -1;
+        for (size_t q = 0; q < lc; q++) {
+            static const struct {
+                const char *name;
+                unsigned bit;
+            } tol[] = {
+                {"debug-mode", ENS_TOLERATE_DEBUG_MODE},
+                {"hyperthreading", ENS_TOLERATE_HYPERTHREADING},
+                {"outdated-tcb", ENS_TOLERATE_OUTDATED_TCB},
+                {"software-hardening-needed", ENS_TOLERATE_SOFTWARE_HARDENING_NEEDED},
+                {"insecure-configuration", ENS_TOLERATE_INSECURE_CONFIGURATION},
+            };
+            unsigned bit = 0;
+            for (size_t t = 0; t < sizeof(tol) / sizeof(tol[0]); t++)
+                if (!strcmp(l[q], tol[t].name))
+                    bit = tol[t].bit;
+            if (!bit)
+                return perr(c, av->type == ENS_Y_SEQ ? av->kids[q] : av, fp,
+                            "unknown toleration '%s' (expected debug-mode, hyperthreading, outdated-tcb, "
+                            "software-hardening-needed or insecure-configuration)",
+                            l[q]);
+            a->tolerate |= bit;
         }
-        if (cnt == 0)
-            return perr(c, v, fp, "empty list (write [NONE] to allow no one)");
-        ens_policy_principal_t *list = aalloc(c->p, cnt * sizeof(*list));
-        if (!list)
-            return oom(c);
+    } else if (!strcmp(ak->str, "ignore_advisories")) {
+        if (av->type == ENS_Y_SCALAR && !strcmp(av->str, "*")) {
+            a->ignore_all_advisories = true;
+            return 0;
+        }
+        char **l;
+        size_t lc;
+        if (get_str_list(c, av, fp, item_str, false, &l, &lc) < 0)
+            return -1;
         size_t w = 0;
-        for (size_t j = 0; j < cnt; j++) {
-            char ip[360];
-            snprintf(ip, sizeof(ip), v->type == ENS_Y_SEQ ? "%s[%zu]" : "%s", fp, j);
-            ens_policy_principal_t pr = {0};
-            if (item_principal(c, items[j], ip, &pr) < 0)
-                return -1;
+        for (size_t q = 0; q < lc; q++) {
+            if (!strcmp(l[q], "*")) {
+                a->ignore_all_advisories = true;
+                continue;
+            }
+            for (const char *t = l[q]; *t; t++)
+                if (!(isalnum((unsigned char)*t) || *t == '-' || *t == '_' || *t == '.'))
+                    return perr(c, av->kids[q], fp, "invalid advisory id '%s'", l[q]);
             bool dup = false;
-            for (size_t q = 0; q < w; q++)
-                if (list[q].kind == pr.kind && !strcmp(list[q].hash, pr.hash))
+            for (size_t x = 0; x < w; x++)
+                if (!strcmp(l[x], l[q]))
                     dup = true;
             if (!dup)
-                list[w++] = pr;
+                l[w++] = l[q];
         }
-        c->p->access[op] = list;
-        c->p->access_count[op] = w;
+        if (!a->ignore_all_advisories) {
+            a->ignore_advisories = l;
+            a->ignore_advisory_count = w;
+        }
+    } else {
+        return UNKNOWN_FIELD;
     }
     return 0;
 }
 
+static int security_field(struct pctx *c, const struct ens_ynode *k, const struct ens_ynode *v, const char *fp,
+                          void *obj)
+{
+    if (strcmp(k->str, "attestation"))
+        return UNKNOWN_FIELD;
+    return parse_fields(c, v, fp, attestation_policy_field, obj);
+}
+
 static int parse_security(struct pctx *c, const struct ens_ynode *n, const char *path)
 {
-    if (need_map(c, n, path) < 0)
-        return -1;
-    ens_policy_attestation_t *a = &c->p->attestation;
-    for (size_t i = 0; i < n->n; i += 2) {
-        const struct ens_ynode *k = n->kids[i], *v = n->kids[i + 1];
-        if (strcmp(k->str, "attestation"))
-            return unknown_field(c, k, path);
-        char ap[320];
-        snprintf(ap, sizeof(ap), "%s.attestation", path);
-        if (need_map(c, v, ap) < 0)
-            return -1;
-        for (size_t j = 0; j < v->n; j += 2) {
-            const struct ens_ynode *ak = v->kids[j], *av = v->kids[j + 1];
-            char fp[360];
-            snprintf(fp, sizeof(fp), "%s.%s", ap, ak->str);
-            if (!strcmp(ak->str, "mode")) {
-                if (av->type == ENS_Y_SCALAR && !strcmp(av->str, "hardware"))
-                    a->mode = ENS_ATTEST_HARDWARE;
-                else if (av->type == ENS_Y_SCALAR && !strcmp(av->str, "simulation"))
-                    a->mode = ENS_ATTEST_SIMULATION;
-                else if (av->type == ENS_Y_SCALAR && !strcmp(av->str, "none"))
-                    a->mode = ENS_ATTEST_NONE;
-                else
-                    return perr(c, av, fp, "expected hardware, simulation or none");
-            } else if (!strcmp(ak->str, "tolerate")) {
-                char **l;
-                size_t lc;
-                if (get_str_list(c, av, fp, item_str, true, &l, &lc) < 0)
-                    return -1;
-                for (size_t q = 0; q < lc; q++) {
-                    static const struct {
-                        const char *name;
-                        unsigned bit;
-                    } tol[] = {
-                        {"debug-mode", ENS_TOLERATE_DEBUG_MODE},
-                        {"hyperthreading", ENS_TOLERATE_HYPERTHREADING},
-                        {"outdated-tcb", ENS_TOLERATE_OUTDATED_TCB},
-                        {"software-hardening-needed", ENS_TOLERATE_SOFTWARE_HARDENING_NEEDED},
-                        {"insecure-configuration", ENS_TOLERATE_INSECURE_CONFIGURATION},
-                    };
-                    unsigned bit = 0;
-                    for (size_t t = 0; t < sizeof(tol) / sizeof(tol[0]); t++)
-                        if (!strcmp(l[q], tol[t].name))
-                            bit = tol[t].bit;
-                    if (!bit)
-                        return perr(c, av->type == ENS_Y_SEQ ? av->kids[q] : av, fp,
-                                    "unknown toleration '%s' (expected debug-mode, hyperthreading, outdated-tcb, "
-                                    "software-hardening-needed or insecure-configuration)",
-                                    l[q]);
-                    a->tolerate |= bit;
-                }
-            } else if (!strcmp(ak->str, "ignore_advisories")) {
-                if (av->type == ENS_Y_SCALAR && !strcmp(av->str, "*")) {
-                    a->ignore_all_advisories = true;
-                    continue;
-                }
-                char **l;
-                size_t lc;
-                if (get_str_list(c, av, fp, item_str, false, &l, &lc) < 0)
-                    return -1;
-                size_t w = 0;
-                for (size_t q = 0; q < lc; q++) {
-                    if (!strcmp(l[q], "*")) {
-                        a->ignore_all_advisories = true;
-                        continue;
-                    }
-                    for (const char *t = l[q]; *t; t++)
-                        if (!(isalnum((unsigned char)*t) || *t == '-' || *t == '_' || *t == '.'))
-                            return perr(c, av->kids[q], fp, "invalid advisory id '%s'", l[q]);
-                    bool dup = false;
-                    for (size_t x = 0; x < w; x++)
-                        if (!strcmp(l[x], l[q]))
-                            dup = true;
-                    if (!dup)
-                        l[w++] = l[q];
-                }
-                if (!a->ignore_all_advisories) {
-                    a->ignore_advisories = l;
-                    a->ignore_advisory_count = w;
-                }
-            } else {
-                return unknown_field(c, ak, ap);
-            }
-        }
-    }
-    return 0;
+    return parse_fields(c, n, path, security_field, &c->p->attestation);
 }
 
 /* ------------------------------------------------------------------ cross references */
@@ -1177,6 +1227,20 @@ static _Thread_local const ens_policy_secret_t *secret_sort_base;
 static int cmp_secret_idx(const void *a, const void *b)
 {
     return strcmp(secret_sort_base[*(const size_t *)a].name, secret_sort_base[*(const size_t *)b].name);
+}
+
+/* Field `field` of secret i names another secret, which must exist and be of kind `kind` (`what`). */
+static int check_secret_ref(struct pctx *c, const struct ens_ynode *sec, size_t i, const char *field,
+                            const char *ref, ens_secret_kind_t kind, const char *what)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "secrets[%zu].%s", i, field);
+    const ens_policy_secret_t *k = ens_policy_secret_find(c->p, ref);
+    if (!k)
+        return perr(c, item_field(sec, i, field), path, "no secret named '%s'", ref);
+    if (k->kind != kind)
+        return perr(c, item_field(sec, i, field), path, "secret '%s' is not %s", ref, what);
+    return 0;
 }
 
 static int check_refs(struct pctx *c, const struct ens_ynode *svc, const struct ens_ynode *img,
@@ -1233,21 +1297,13 @@ static int check_refs(struct pctx *c, const struct ens_ynode *svc, const struct 
             }
     for (size_t i = 0; i < p->secret_count; i++) {
         const ens_policy_secret_t *s = &p->secrets[i];
-        if (s->private_key) {
-            const ens_policy_secret_t *k = ens_policy_secret_find(p, s->private_key);
-            snprintf(path, sizeof(path), "secrets[%zu].private_key", i);
-            if (!k)
-                return perr(c, item_field(sec, i, "private_key"), path, "no secret named '%s'", s->private_key);
-            if (k->kind != ENS_SECRET_PRIVATE_KEY)
-                return perr(c, item_field(sec, i, "private_key"), path, "secret '%s' is not a private-key", s->private_key);
-        }
+        if (s->private_key &&
+            check_secret_ref(c, sec, i, "private_key", s->private_key, ENS_SECRET_PRIVATE_KEY, "a private-key") < 0)
+            return -1;
         if (s->issuer) {
+            if (check_secret_ref(c, sec, i, "issuer", s->issuer, ENS_SECRET_X509_CA, "an x509-ca") < 0)
+                return -1;
             snprintf(path, sizeof(path), "secrets[%zu].issuer", i);
-            const ens_policy_secret_t *k = ens_policy_secret_find(p, s->issuer);
-            if (!k)
-                return perr(c, item_field(sec, i, "issuer"), path, "no secret named '%s'", s->issuer);
-            if (k->kind != ENS_SECRET_X509_CA)
-                return perr(c, item_field(sec, i, "issuer"), path, "secret '%s' is not an x509-ca", s->issuer);
             /* issuer chains must end, and stay short (materialisation recurses along them) */
             const ens_policy_secret_t *w = s;
             size_t steps = 0;
