@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `ensconce session create FILE`: upload a new session (no predecessor) to the CAS. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "core/cleanup.h"
 #include "core/fsutil.h"
 #include "policy/policy.h"
+#include "session/args.h"
 #include "session/remote.h"
 #include "session/session.h"
 
@@ -72,25 +72,12 @@ static void usage(FILE *out)
 
 int ens_cmd_session_create(int argc, char **argv)
 {
-    static const struct option opts[] = {{"cas", required_argument, NULL, 'c'},
-                                         {"use-env", no_argument, NULL, 'e'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *cas = NULL;
+    const char *cas = NULL, *file;
     bool use_env = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "eh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': cas = optarg; break;
-        case 'e': use_env = true; break;
-        case 'h': usage(stdout); return 0;
-        default: return ens_cli_usage_error("session create", "invalid option");
-        }
-    }
-    if (argc - optind != 1)
-        return ens_cli_usage_error("session create", "expected exactly one FILE");
-    const char *file = argv[optind];
+    const struct session_opt opts[] = {SESSION_OPT_CAS(&cas), SESSION_OPT_USE_ENV(&use_env), {0}};
+    int rc = session_parse_args("session create", usage, opts, "expected exactly one FILE", argc, argv, &file);
+    if (rc != SESSION_ARGS_OK)
+        return rc;
     _cleanup_error_ ens_error_t err = NULL;
     _cleanup_free_ char *text = NULL;
     size_t len = 0;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `ensconce session hash`: the canonical hash of a session file (the `predecessor` value). */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli.h"
 #include "core/cleanup.h"
 #include "policy/policy.h"
+#include "session/args.h"
 #include "session/session.h"
 
 static void usage(FILE *out)
@@ -23,31 +23,19 @@ static void usage(FILE *out)
 
 int ens_cmd_session_hash(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"use-env", no_argument, NULL, 'e'},
-        {"canonical", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     bool use_env = false, canonical = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "eh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e': use_env = true; break;
-        case 'C': canonical = true; break;
-        case 'h': usage(stdout); return 0;
-        default: return ens_cli_usage_error("session hash", "invalid option");
-        }
-    }
-    if (argc - optind != 1)
-        return ens_cli_usage_error("session hash", "expected exactly one FILE");
+    const char *file;
+    const struct session_opt opts[] = {
+        SESSION_OPT_USE_ENV(&use_env), {.name = "canonical", .val = 'C', .set = &canonical}, {0}};
+    int rc = session_parse_args("session hash", usage, opts, "expected exactly one FILE", argc, argv, &file);
+    if (rc != SESSION_ARGS_OK)
+        return rc;
 
     _cleanup_error_ ens_error_t err = NULL;
     ens_policy_t *p = NULL;
-    if (ens_policy_parse_file(argv[optind], use_env, &p, &err) < 0)
+    if (ens_policy_parse_file(file, use_env, &p, &err) < 0)
         return ens_error_report(&err, "ensconce session hash");
-    int rc = 0;
+    rc = 0;
     if (canonical) {
         json_t *j = NULL;
         if (ens_policy_canonical_json(p, &j, &err) < 0) {

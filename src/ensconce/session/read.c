@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `ensconce session read NAME`: the session text and its hash from the CAS. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cas/casclient.h"
 #include "cli.h"
 #include "core/cleanup.h"
+#include "session/args.h"
 #include "session/remote.h"
 #include "session/session.h"
 
@@ -24,30 +24,21 @@ static void usage(FILE *out)
 
 int ens_cmd_session_read(int argc, char **argv)
 {
-    static const struct option opts[] = {{"cas", required_argument, NULL, 'c'},
-                                         {"hash", no_argument, NULL, 'H'},
-                                         {"json", no_argument, NULL, 'j'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *cas = NULL;
     bool hash_only = false, json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': cas = optarg; break;
-        case 'H': hash_only = true; break;
-        case 'j': json = true; break;
-        case 'h': usage(stdout); return 0;
-        default: return ens_cli_usage_error("session read", "invalid option");
-        }
-    }
-    if (argc - optind != 1)
-        return ens_cli_usage_error("session read", "expected exactly one NAME");
+    const char *cas = NULL, *name;
+    const struct session_opt opts[] = {
+        SESSION_OPT_CAS(&cas),
+        {.name = "hash", .val = 'H', .set = &hash_only},
+        {.name = "json", .val = 'j', .set = &json},
+        {0},
+    };
+    int rc = session_parse_args("session read", usage, opts, "expected exactly one NAME", argc, argv, &name);
+    if (rc != SESSION_ARGS_OK)
+        return rc;
     _cleanup_error_ ens_error_t err = NULL;
     _cleanup_free_ char *addr = ens_casc_addr(cas);
     json_t *reply = NULL;
-    if (ens_session_fetch(addr, argv[optind], &reply, &err) < 0)
+    if (ens_session_fetch(addr, name, &reply, &err) < 0)
         return ens_error_report(&err, "ensconce session read");
     const char *hash = json_string_value(json_object_get(reply, "hash"));
     if (json) {

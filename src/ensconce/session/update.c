@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `ensconce session update FILE`: replace a session; fills in the predecessor from the CAS. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "cli.h"
 #include "core/cleanup.h"
 #include "policy/policy.h"
+#include "session/args.h"
 #include "session/remote.h"
 #include "session/session.h"
 
@@ -45,27 +45,17 @@ static char *with_predecessor(const char *text, size_t len, const char *hash, si
 
 int ens_cmd_session_update(int argc, char **argv)
 {
-    static const struct option opts[] = {{"cas", required_argument, NULL, 'c'},
-                                         {"predecessor", required_argument, NULL, 'p'},
-                                         {"use-env", no_argument, NULL, 'e'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *cas = NULL, *pred_opt = NULL;
+    const char *cas = NULL, *pred_opt = NULL, *file;
     bool use_env = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "eh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': cas = optarg; break;
-        case 'p': pred_opt = optarg; break;
-        case 'e': use_env = true; break;
-        case 'h': usage(stdout); return 0;
-        default: return ens_cli_usage_error("session update", "invalid option");
-        }
-    }
-    if (argc - optind != 1)
-        return ens_cli_usage_error("session update", "expected exactly one FILE");
-    const char *file = argv[optind];
+    const struct session_opt opts[] = {
+        SESSION_OPT_CAS(&cas),
+        {.name = "predecessor", .val = 'p', .value = &pred_opt},
+        SESSION_OPT_USE_ENV(&use_env),
+        {0},
+    };
+    int rc = session_parse_args("session update", usage, opts, "expected exactly one FILE", argc, argv, &file);
+    if (rc != SESSION_ARGS_OK)
+        return rc;
     _cleanup_error_ ens_error_t err = NULL;
     _cleanup_free_ char *text = NULL, *upload = NULL;
     size_t len = 0, ulen = 0;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `ensconce session verify`: parse and validate a session file offline. */
-#include <getopt.h>
 #include <stdio.h>
 
 #include "cli.h"
 #include "core/cleanup.h"
 #include "policy/policy.h"
+#include "session/args.h"
 #include "session/session.h"
 
 static void usage(FILE *out)
@@ -23,40 +23,30 @@ static void usage(FILE *out)
 
 int ens_cmd_session_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"use-env", no_argument, NULL, 'e'},
-        {"create", no_argument, NULL, 'c'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     bool use_env = false, create = false, quiet = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "ecqh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'e': use_env = true; break;
-        case 'c': create = true; break;
-        case 'q': quiet = true; break;
-        case 'h': usage(stdout); return 0;
-        default: return ens_cli_usage_error("session verify", "invalid option");
-        }
-    }
-    if (argc - optind != 1)
-        return ens_cli_usage_error("session verify", "expected exactly one FILE");
+    const char *file;
+    const struct session_opt opts[] = {
+        SESSION_OPT_USE_ENV(&use_env),
+        {.name = "create", .val = 'c', .short_too = true, .set = &create},
+        {.name = "quiet", .val = 'q', .short_too = true, .set = &quiet},
+        {0},
+    };
+    int rc = session_parse_args("session verify", usage, opts, "expected exactly one FILE", argc, argv, &file);
+    if (rc != SESSION_ARGS_OK)
+        return rc;
 
     _cleanup_error_ ens_error_t err = NULL;
     ens_policy_t *p = NULL;
-    if (ens_policy_parse_file(argv[optind], use_env, &p, &err) < 0)
+    if (ens_policy_parse_file(file, use_env, &p, &err) < 0)
         return ens_error_report(&err, "ensconce session verify");
-    int rc = 0;
+    rc = 0;
     char hash[ENS_POLICY_HASH_HEX_LEN];
     if (create && ens_policy_check_create(p, &err) < 0)
         rc = ens_error_report(&err, "ensconce session verify");
     else if (ens_policy_hash(p, hash, &err) < 0)
         rc = ens_error_report(&err, "ensconce session verify");
     else if (!quiet)
-        printf("%s: ok: session %s, %zu service(s), %zu secret(s), hash %s\n", argv[optind], ens_policy_name(p),
+        printf("%s: ok: session %s, %zu service(s), %zu secret(s), hash %s\n", file, ens_policy_name(p),
                ens_policy_service_count(p), ens_policy_secret_count(p), hash);
     ens_policy_free(p);
     return rc;
