@@ -8,14 +8,10 @@
 #include "image/common.h"
 
 static const struct img_cmd inspect_cmd = {
-    .name = "image inspect",
-    .operands = "IMAGE",
+    .name = "image inspect", .operands = "IMAGE", .n_operands = 1, .operands_error = "expected one IMAGE",
     .about = "Prints the image's manifest digest, config and layers (digest, diffID, size, mediaType) as JSON.\n"
              "IMAGE is oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE or docker://HOST/REPO[:TAG|@DIGEST].\n",
-    .flag = "config",
-    .flag_help = "  --config              print only the image config\n",
-    .n_operands = 1,
-    .operands_error = "expected one IMAGE",
+    .flag = "config", .flag_help = "  --config              print only the image config\n",
 };
 
 int ens_cmd_image_inspect(int argc, char **argv)

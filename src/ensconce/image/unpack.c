@@ -7,15 +7,11 @@
 #include "image/common.h"
 
 static const struct img_cmd unpack_cmd = {
-    .name = "image unpack",
-    .operands = "IMAGE DIR",
+    .name = "image unpack", .operands = "IMAGE DIR", .n_operands = 2, .operands_error = "expected IMAGE and DIR",
     .about = "Applies the image's layers (whiteouts included) into DIR, which must not exist or be empty.\n"
              "Entries that would escape DIR (.., absolute or escaping symlinks, outside hard links) and\n"
              "device nodes when not root are refused; nothing is left behind on failure.\n",
-    .flag = "bundle",
-    .flag_help = "  --bundle              make DIR a runc bundle: DIR/rootfs and DIR/config.json\n",
-    .n_operands = 2,
-    .operands_error = "expected IMAGE and DIR",
+    .flag = "bundle", .flag_help = "  --bundle              make DIR a runc bundle: DIR/rootfs and DIR/config.json\n",
 };
 
 int ens_cmd_image_unpack(int argc, char **argv)
