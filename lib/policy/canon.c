@@ -78,32 +78,32 @@ static json_t *service_json(const ens_policy_service_t *s)
                      sorted_array(s->platforms, s->platform_count));
 }
 
+/* Objects {"name": path, "v": x} sorted by path (sort_by_name's key), each given out as {"path": path, key: x}. */
+static json_t *sorted_by_path(json_t **tmp, size_t n, const char *key)
+{
+    json_t *out = json_array();
+    json_t *sorted = sort_by_name(tmp, n);
+    for (size_t i = 0; i < json_array_size(sorted); i++) {
+        json_t *o = json_array_get(sorted, i);
+        json_array_append_new(out, json_pack("{s:O, s:O}", "path", json_object_get(o, "name"), key,
+                                             json_object_get(o, "v")));
+    }
+    json_decref(sorted);
+    return out;
+}
+
 static json_t *image_json(const ens_policy_image_t *im)
 {
-    json_t *vols = json_array(), *inj = json_array();
     /* mount order and file order carry no meaning: sort by path */
     json_t **tmp = calloc(im->volume_count + im->injection_file_count + 1, sizeof(json_t *));
     if (!tmp)
         return NULL;
     for (size_t i = 0; i < im->volume_count; i++)
-        tmp[i] = json_pack("{s:s, s:s}", "name", im->volumes[i].path, "volume", im->volumes[i].name);
-    json_t *sv = sort_by_name(tmp, im->volume_count);
-    for (size_t i = 0; i < json_array_size(sv); i++) {
-        json_t *o = json_array_get(sv, i);
-        json_array_append_new(vols, json_pack("{s:O, s:O}", "name", json_object_get(o, "volume"), "path",
-                                              json_object_get(o, "name")));
-    }
-    json_decref(sv);
+        tmp[i] = json_pack("{s:s, s:s}", "name", im->volumes[i].path, "v", im->volumes[i].name);
+    json_t *vols = sorted_by_path(tmp, im->volume_count, "name");
     for (size_t i = 0; i < im->injection_file_count; i++)
-        tmp[i] = json_pack("{s:s, s:s}", "name", im->injection_files[i].path, "content",
-                           im->injection_files[i].content);
-    json_t *si = sort_by_name(tmp, im->injection_file_count);
-    for (size_t i = 0; i < json_array_size(si); i++) {
-        json_t *o = json_array_get(si, i);
-        json_array_append_new(inj, json_pack("{s:O, s:O}", "path", json_object_get(o, "name"), "content",
-                                             json_object_get(o, "content")));
-    }
-    json_decref(si);
+        tmp[i] = json_pack("{s:s, s:s}", "name", im->injection_files[i].path, "v", im->injection_files[i].content);
+    json_t *inj = sorted_by_path(tmp, im->injection_file_count, "content");
     free(tmp);
     return json_pack("{s:s, s:o, s:o}", "name", im->name, "volumes", vols, "injection_files", inj);
 }
