@@ -155,34 +155,30 @@ static char *bio_to_str(BIO *b)
     return s;
 }
 
+/* The text written to memory BIO b when `written` says the write succeeded; frees b. */
+static char *written_pem(BIO *b, bool written)
+{
+    char *s = written ? bio_to_str(b) : NULL;
+    BIO_free(b);
+    return s;
+}
+
 static char *key_to_pem(EVP_PKEY *k)
 {
     BIO *b = BIO_new(BIO_s_mem());
-    char *s = NULL;
-    if (b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1)
-        s = bio_to_str(b);
-    BIO_free(b);
-    return s;
+    return written_pem(b, b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1);
 }
 
 static char *pubkey_to_pem(EVP_PKEY *k)
 {
     BIO *b = BIO_new(BIO_s_mem());
-    char *s = NULL;
-    if (b && PEM_write_bio_PUBKEY(b, k) == 1)
-        s = bio_to_str(b);
-    BIO_free(b);
-    return s;
+    return written_pem(b, b && PEM_write_bio_PUBKEY(b, k) == 1);
 }
 
 static char *cert_to_pem(X509 *x)
 {
     BIO *b = BIO_new(BIO_s_mem());
-    char *s = NULL;
-    if (b && PEM_write_bio_X509(b, x) == 1)
-        s = bio_to_str(b);
-    BIO_free(b);
-    return s;
+    return written_pem(b, b && PEM_write_bio_X509(b, x) == 1);
 }
 
 static int key_type_of(EVP_PKEY *k, ens_key_type_t *t)
@@ -434,21 +430,27 @@ static int set_rec(struct mctx *m, const char *name, json_t *rec)
     return 0;
 }
 
+/* The record of an ascii or binary secret: its bytes in base64 (the encoded copy is wiped after use). */
+static int set_bytes_rec(struct mctx *m, const char *name, const char *kind, const char *origin, const void *data,
+                         size_t len)
+{
+    char *b = ens_b64_encode(data, len);
+    int rc = set_rec(m, name,
+                     b ? json_pack("{s:s, s:s, s:s, s:I}", "kind", kind, "origin", origin, "data", b, "size",
+                                   (json_int_t)len)
+                       : NULL);
+    if (b) {
+        ens_wipe(b, strlen(b));
+        free(b);
+    }
+    return rc;
+}
+
 static int do_bytes(struct mctx *m, const ens_policy_secret_t *s)
 {
     const char *kind = ens_secret_kind_name(s->kind);
-    if (s->value) {
-        char *b = ens_b64_encode(s->value, s->value_len);
-        int rc = set_rec(m, s->name,
-                         b ? json_pack("{s:s, s:s, s:s, s:I}", "kind", kind, "origin", "explicit", "data", b, "size",
-                                       (json_int_t)s->value_len)
-                           : NULL);
-        if (b) {
-            ens_wipe(b, strlen(b));
-            free(b);
-        }
-        return rc;
-    }
+    if (s->value)
+        return set_bytes_rec(m, s->name, kind, "explicit", s->value, s->value_len);
     json_t *old = prev_rec(m, s->name, kind);
     if (old && rstr(old, "origin") && !strcmp(rstr(old, "origin"), "generated") &&
         json_integer_value(json_object_get(old, "size")) == (json_int_t)s->size)
@@ -458,17 +460,8 @@ static int do_bytes(struct mctx *m, const ens_policy_secret_t *s)
         return ens_error(m->err, ENOMEM, "out of memory");
     int rc = s->kind == ENS_SECRET_ASCII ? random_ascii((char *)buf, s->size, m->err)
                                          : ens_random(buf, s->size, m->err);
-    if (rc == 0) {
-        char *b = ens_b64_encode(buf, s->size);
-        rc = set_rec(m, s->name,
-                     b ? json_pack("{s:s, s:s, s:s, s:I}", "kind", kind, "origin", "generated", "data", b, "size",
-                                   (json_int_t)s->size)
-                       : NULL);
-        if (b) {
-            ens_wipe(b, strlen(b));
-            free(b);
-        }
-    }
+    if (rc == 0)
+        rc = set_bytes_rec(m, s->name, kind, "generated", buf, s->size);
     ens_wipe(buf, s->size);
     free(buf);
     return rc;
