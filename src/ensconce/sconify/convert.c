@@ -454,8 +454,9 @@ int sconify_convert(const struct sconify_opts *o, struct sconify_result *r, ens_
     _cleanup_free_ char *exe = NULL;
     const char *binary = o->binary ? o->binary : argv[0];
     if (ens_measure_which(rootfs, binary, path, &exe, err) < 0) {
+        ens_error_wrap(err, "service binary %s (give it with --binary)", binary); /* binary may be argv[0] */
         free_argv(argv);
-        return ens_error_wrap(err, "service binary %s (give it with --binary)", binary);
+        return -1;
     }
     if (check_inputs(o, rootfs, exe, err) < 0) {
         free_argv(argv);
