@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -64,6 +65,41 @@ static const char SCHEMA[] =
 static int db_error(cas_store *s, ens_error_t *err, const char *what)
 {
     return ens_error(err, EIO, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* Prepares sql and binds its parameters in order, one letter of `types` each: 't' text (const char *),
+ * 'b' blob (const void *, size_t), 'i' integer (int64_t).  Bound values must live until the last step. */
+static int vprepare_bound(cas_store *s, sqlite3_stmt **st, const char *what, ens_error_t *err, const char *sql,
+                          const char *types, va_list ap)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+        return db_error(s, err, what);
+    for (int i = 0; types[i]; i++) {
+        switch (types[i]) {
+        case 't':
+            sqlite3_bind_text(*st, i + 1, va_arg(ap, const char *), -1, SQLITE_STATIC);
+            break;
+        case 'b': {
+            const void *data = va_arg(ap, const void *);
+            sqlite3_bind_blob(*st, i + 1, data, (int)va_arg(ap, size_t), SQLITE_STATIC);
+            break;
+        }
+        case 'i':
+            sqlite3_bind_int64(*st, i + 1, va_arg(ap, int64_t));
+            break;
+        }
+    }
+    return 0;
+}
+
+static int prepare_bound(cas_store *s, sqlite3_stmt **st, const char *what, ens_error_t *err, const char *sql,
+                         const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int r = vprepare_bound(s, st, what, err, sql, types, ap);
+    va_end(ap);
+    return r;
 }
 
 void cas_store_lock(cas_store *s) { pthread_mutex_lock(&s->mu); }
@@ -339,13 +375,10 @@ int cas_store_get_session(cas_store *s, const char *name, struct cas_session **o
     struct cas_session *cs = NULL;
     _cleanup_free_ char *json = NULL;
     size_t jl = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT hash, yaml, creator, version, secrets FROM sessions WHERE name = ?", -1,
-                           &st, NULL)
-        != SQLITE_OK) {
-        db_error(s, err, "reading a session");
+    if (prepare_bound(s, &st, "reading a session", err,
+                      "SELECT hash, yaml, creator, version, secrets FROM sessions WHERE name = ?", "t", name)
+        < 0)
         goto out;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         r = 1;
@@ -437,6 +470,34 @@ static int step_done(cas_store *s, sqlite3_stmt *st, const char *what, ens_error
     return r;
 }
 
+/* One write statement under the store lock (parameters as for prepare_bound). */
+static int store_write(cas_store *s, const char *what, ens_error_t *err, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    cas_store_lock(s);
+    sqlite3_stmt *st = NULL;
+    int r = vprepare_bound(s, &st, what, err, sql, types, ap);
+    if (r == 0)
+        r = step_done(s, st, what, err);
+    cas_store_unlock(s);
+    va_end(ap);
+    return r;
+}
+
+/* Ends a listing: finalises st, releases the lock and hands arr over unless r < 0. */
+static int listing_done(cas_store *s, sqlite3_stmt *st, int r, json_t *arr, json_t **out)
+{
+    sqlite3_finalize(st);
+    cas_store_unlock(s);
+    if (r < 0) {
+        json_decref(arr);
+        return r;
+    }
+    *out = arr;
+    return 0;
+}
+
 int cas_store_put_session(cas_store *s, const char *name, const char *hash, const char *yaml, size_t yaml_len,
                           const char *creator, int64_t version, const ens_secret_store_t *secrets,
                           const char *actor, ens_error_t *err)
@@ -449,39 +510,19 @@ int cas_store_put_session(cas_store *s, const char *name, const char *hash, cons
     cache_drop(s, name);
     int64_t now = (int64_t)time(NULL);
     sqlite3_stmt *st = NULL;
-    int r = -1;
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT OR REPLACE INTO sessions(name, hash, yaml, creator, version, secrets, updated)"
-                           " VALUES(?,?,?,?,?,?,?)",
-                           -1, &st, NULL)
-        != SQLITE_OK) {
-        db_error(s, err, "writing a session");
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, yaml, (int)yaml_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, creator, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, version);
-    sqlite3_bind_blob(st, 6, blob, (int)blen, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 7, now);
-    if (step_done(s, st, "writing a session", err) < 0)
-        goto out;
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO session_history(name, version, hash, yaml, actor, ts) VALUES(?,?,?,?,?,?)",
-                           -1, &st, NULL)
-        != SQLITE_OK) {
-        db_error(s, err, "writing session history");
-        goto out;
-    }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, version);
-    sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 4, yaml, (int)yaml_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, now);
-    r = step_done(s, st, "writing session history", err);
-out:
+    int r = prepare_bound(s, &st, "writing a session", err,
+                          "INSERT OR REPLACE INTO sessions(name, hash, yaml, creator, version, secrets, updated)"
+                          " VALUES(?,?,?,?,?,?,?)",
+                          "ttbtibi", name, hash, (const void *)yaml, yaml_len, creator, version,
+                          (const void *)blob, blen, now);
+    if (r == 0)
+        r = step_done(s, st, "writing a session", err);
+    if (r == 0)
+        r = prepare_bound(s, &st, "writing session history", err,
+                          "INSERT INTO session_history(name, version, hash, yaml, actor, ts) VALUES(?,?,?,?,?,?)",
+                          "titbti", name, version, hash, (const void *)yaml, yaml_len, actor, now);
+    if (r == 0)
+        r = step_done(s, st, "writing session history", err);
     cas_store_unlock(s);
     return r;
 }
@@ -492,51 +533,25 @@ int cas_store_put_secrets(cas_store *s, const char *name, const ens_secret_store
     size_t blen = 0;
     if (sealed_store(s, name, secrets, &blob, &blen, err) < 0)
         return -1;
-    cas_store_lock(s);
-    sqlite3_stmt *st = NULL;
-    int r;
-    if (sqlite3_prepare_v2(s->db, "UPDATE sessions SET secrets = ? WHERE name = ?", -1, &st, NULL) != SQLITE_OK) {
-        r = db_error(s, err, "writing secrets");
-    } else {
-        sqlite3_bind_blob(st, 1, blob, (int)blen, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        r = step_done(s, st, "writing secrets", err);
-    }
-    cas_store_unlock(s);
-    return r;
+    return store_write(s, "writing secrets", err, "UPDATE sessions SET secrets = ? WHERE name = ?", "bt",
+                       (const void *)blob, blen, name);
 }
 
 /* ---- platforms, attested keys, tags ---- */
 
 int cas_store_add_platform(cas_store *s, const char *id, const char *cert_pem, const char *actor, ens_error_t *err)
 {
-    cas_store_lock(s);
-    sqlite3_stmt *st = NULL;
-    int r;
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO platforms(id, cert, actor, added) VALUES(?,?,?,?)", -1,
-                           &st, NULL)
-        != SQLITE_OK) {
-        r = db_error(s, err, "adding a platform");
-    } else {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, cert_pem, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, actor, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
-        r = step_done(s, st, "adding a platform", err);
-    }
-    cas_store_unlock(s);
-    return r;
+    return store_write(s, "adding a platform", err,
+                       "INSERT OR REPLACE INTO platforms(id, cert, actor, added) VALUES(?,?,?,?)", "ttti", id,
+                       cert_pem, actor, (int64_t)time(NULL));
 }
 
 bool cas_store_platform_known(cas_store *s, const char *id)
 {
     cas_store_lock(s);
     sqlite3_stmt *st = NULL;
-    bool known = false;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM platforms WHERE id = ?", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        known = sqlite3_step(st) == SQLITE_ROW;
-    }
+    bool known = prepare_bound(s, &st, "reading platforms", NULL, "SELECT 1 FROM platforms WHERE id = ?", "t", id) == 0
+                 && sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
     cas_store_unlock(s);
     return known;
@@ -557,52 +572,26 @@ int cas_store_list_platforms(cas_store *s, json_t **out, ens_error_t *err)
                                                  (json_int_t)sqlite3_column_int64(st, 1), "added_by",
                                                  sqlite3_column_text(st, 2)));
     }
-    sqlite3_finalize(st);
-    cas_store_unlock(s);
-    if (r < 0) {
-        json_decref(arr);
-        return r;
-    }
-    *out = arr;
-    return 0;
+    return listing_done(s, st, r, arr, out);
 }
 
 int cas_store_add_attested_key(cas_store *s, const char *key_id, const char *session, const char *service,
                                int64_t expires, ens_error_t *err)
 {
-    cas_store_lock(s);
-    sqlite3_stmt *st = NULL;
-    int r;
-    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO attested_keys(key_id, session, service, expires)"
-                                  " VALUES(?,?,?,?)",
-                           -1, &st, NULL)
-        != SQLITE_OK) {
-        r = db_error(s, err, "recording an attested key");
-    } else {
-        sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, session, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, service, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, expires);
-        r = step_done(s, st, "recording an attested key", err);
-    }
-    cas_store_unlock(s);
-    return r;
+    return store_write(s, "recording an attested key", err,
+                       "INSERT OR REPLACE INTO attested_keys(key_id, session, service, expires) VALUES(?,?,?,?)",
+                       "ttti", key_id, session, service, expires);
 }
 
 int cas_store_attested_key(cas_store *s, const char *key_id, const char *session, char **service, ens_error_t *err)
 {
     cas_store_lock(s);
     sqlite3_stmt *st = NULL;
-    int r = 1;
-    if (sqlite3_prepare_v2(s->db, "SELECT service FROM attested_keys WHERE key_id = ? AND session = ?"
-                                  " AND expires > ?",
-                           -1, &st, NULL)
-        != SQLITE_OK) {
-        r = db_error(s, err, "reading attested keys");
-    } else {
-        sqlite3_bind_text(st, 1, key_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, session, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+    int r = prepare_bound(s, &st, "reading attested keys", err,
+                          "SELECT service FROM attested_keys WHERE key_id = ? AND session = ? AND expires > ?",
+                          "tti", key_id, session, (int64_t)time(NULL));
+    if (r == 0) {
+        r = 1;
         if (sqlite3_step(st) == SQLITE_ROW) {
             *service = strdup((const char *)sqlite3_column_text(st, 0));
             r = *service ? 0 : ens_error(err, ENOMEM, "out of memory");
@@ -615,17 +604,8 @@ int cas_store_attested_key(cas_store *s, const char *key_id, const char *session
 
 int cas_store_purge_expired(cas_store *s, ens_error_t *err)
 {
-    cas_store_lock(s);
-    sqlite3_stmt *st = NULL;
-    int r;
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM attested_keys WHERE expires <= ?", -1, &st, NULL) != SQLITE_OK) {
-        r = db_error(s, err, "purging attested keys");
-    } else {
-        sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
-        r = step_done(s, st, "purging attested keys", err);
-    }
-    cas_store_unlock(s);
-    return r;
+    return store_write(s, "purging attested keys", err, "DELETE FROM attested_keys WHERE expires <= ?", "i",
+                       (int64_t)time(NULL));
 }
 
 bool cas_store_tag_seen(cas_store *s, const char *session, const char *volume, const char *tag)
@@ -633,12 +613,10 @@ bool cas_store_tag_seen(cas_store *s, const char *session, const char *volume, c
     cas_store_lock(s);
     sqlite3_stmt *st = NULL;
     bool seen = true; /* fail closed */
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM volume_tags WHERE session = ? AND volume = ? AND tag = ?", -1,
-                           &st, NULL)
-        == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, volume, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, tag, -1, SQLITE_STATIC);
+    if (prepare_bound(s, &st, "reading volume tags", NULL,
+                      "SELECT 1 FROM volume_tags WHERE session = ? AND volume = ? AND tag = ?", "ttt", session, volume,
+                      tag)
+        == 0) {
         int rc = sqlite3_step(st);
         seen = rc == SQLITE_ROW || rc != SQLITE_DONE;
     }
@@ -649,22 +627,9 @@ bool cas_store_tag_seen(cas_store *s, const char *session, const char *volume, c
 
 int cas_store_add_tag(cas_store *s, const char *session, const char *volume, const char *tag, ens_error_t *err)
 {
-    cas_store_lock(s);
-    sqlite3_stmt *st = NULL;
-    int r;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO volume_tags(session, volume, tag, ts) VALUES(?,?,?,?)", -1, &st,
-                           NULL)
-        != SQLITE_OK) {
-        r = db_error(s, err, "recording a volume tag");
-    } else {
-        sqlite3_bind_text(st, 1, session, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, volume, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, tag, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
-        r = step_done(s, st, "recording a volume tag", err);
-    }
-    cas_store_unlock(s);
-    return r;
+    return store_write(s, "recording a volume tag", err,
+                       "INSERT INTO volume_tags(session, volume, tag, ts) VALUES(?,?,?,?)", "ttti", session, volume,
+                       tag, (int64_t)time(NULL));
 }
 
 /* ---- audit ---- */
@@ -767,14 +732,13 @@ int cas_store_audit_dump(cas_store *s, int64_t after, json_t **out, ens_error_t 
     sqlite3_stmt *st = NULL;
     json_t *arr = json_array();
     int r = 0;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT seq, ts, actor, action, object, result, detail, prev, hash FROM audit"
-                           " WHERE seq > ? ORDER BY seq LIMIT 100000",
-                           -1, &st, NULL)
-        != SQLITE_OK) {
-        r = db_error(s, err, "reading the audit log");
+    if (prepare_bound(s, &st, "reading the audit log", err,
+                      "SELECT seq, ts, actor, action, object, result, detail, prev, hash FROM audit"
+                      " WHERE seq > ? ORDER BY seq LIMIT 100000",
+                      "i", after)
+        < 0) {
+        r = -1;
     } else {
-        sqlite3_bind_int64(st, 1, after);
         while (sqlite3_step(st) == SQLITE_ROW)
             json_array_append_new(
                 arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "seq",
@@ -784,14 +748,7 @@ int cas_store_audit_dump(cas_store *s, int64_t after, json_t **out, ens_error_t 
                                sqlite3_column_text(st, 6), "prev", sqlite3_column_text(st, 7), "hash",
                                sqlite3_column_text(st, 8)));
     }
-    sqlite3_finalize(st);
-    cas_store_unlock(s);
-    if (r < 0) {
-        json_decref(arr);
-        return r;
-    }
-    *out = arr;
-    return 0;
+    return listing_done(s, st, r, arr, out);
 }
 
 int cas_store_backup(cas_store *s, const char *out_path, ens_error_t *err)
