@@ -295,20 +295,33 @@ static void session_write(struct cas *cas, struct evhttp_request *req, const cha
         ens_http_reply_error(req, status, "%s", msg);
 }
 
-static void session_read(struct cas *cas, struct evhttp_request *req, const char *peer, const char *name)
+/* The session a read request names, with the store locked (the caller unlocks); NULL when the reply
+ * (invalid name, store error, no such session) has been sent. */
+static struct cas_session *locked_session(struct cas *cas, struct evhttp_request *req, const char *name)
 {
-    if (!ens_policy_name_valid(name))
-        return ens_http_reply_error(req, 400, "invalid session name");
+    if (!ens_policy_name_valid(name)) {
+        ens_http_reply_error(req, 400, "invalid session name");
+        return NULL;
+    }
     _cleanup_error_ ens_error_t err = NULL;
     cas_store_lock(cas->store);
     struct cas_session *cs = NULL;
     int r = cas_store_get_session(cas->store, name, &cs, &err);
-    if (r != 0) {
-        cas_store_unlock(cas->store);
-        if (r < 0)
-            return ens_http_reply_error(req, 500, "%s", ens_error_msg(err));
-        return ens_http_reply_error(req, 404, "session %s does not exist", name);
-    }
+    if (r == 0)
+        return cs;
+    cas_store_unlock(cas->store);
+    if (r < 0)
+        ens_http_reply_error(req, 500, "%s", ens_error_msg(err));
+    else
+        ens_http_reply_error(req, 404, "session %s does not exist", name);
+    return NULL;
+}
+
+static void session_read(struct cas *cas, struct evhttp_request *req, const char *peer, const char *name)
+{
+    struct cas_session *cs = locked_session(cas, req, name);
+    if (!cs)
+        return;
     if (!ens_policy_access_allowed(cs->policy, ENS_POLICY_OP_READ, peer, cs->creator)) {
         cas_store_unlock(cas->store);
         return ens_http_reply_error(req, 403, "client %.16s… may not read session %s", peer, name);
@@ -323,20 +336,15 @@ static void session_read(struct cas *cas, struct evhttp_request *req, const char
 
 static void values_read(struct cas *cas, struct evhttp_request *req, const char *name)
 {
-    if (!ens_policy_name_valid(name))
-        return ens_http_reply_error(req, 400, "invalid session name");
+    struct cas_session *cs = locked_session(cas, req, name);
+    if (!cs)
+        return;
     _cleanup_error_ ens_error_t err = NULL;
-    cas_store_lock(cas->store);
-    struct cas_session *cs = NULL;
-    int r = cas_store_get_session(cas->store, name, &cs, &err);
     json_t *vals = NULL;
-    if (r == 0 && ens_secret_store_public_values(cs->policy, cs->secrets, &vals, &err) < 0)
-        r = -1;
+    int r = ens_secret_store_public_values(cs->policy, cs->secrets, &vals, &err);
     cas_store_unlock(cas->store);
     if (r < 0)
         return ens_http_reply_error(req, 500, "%s", ens_error_msg(err));
-    if (r == 1)
-        return ens_http_reply_error(req, 404, "session %s does not exist", name);
     ens_http_reply_json(req, 200, json_pack("{s:s, s:o}", "session", name, "values", vals));
 }
 
