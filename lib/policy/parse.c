@@ -781,43 +781,49 @@ static int parse_volume(struct pctx *c, const struct ens_ynode *n, const char *p
 
 /* ------------------------------------------------------------------ secrets */
 
+/* Names of enumeration values in the session language. */
+struct name_value {
+    const char *name;
+    int value;
+};
+
+/* The value that scalar v names in table t (letter case ignored when nocase), or -1. */
+static int lookup_name(const struct name_value *t, size_t n, const struct ens_ynode *v, bool nocase)
+{
+    if (v->type == ENS_Y_SCALAR)
+        for (size_t i = 0; i < n; i++)
+            if (!(nocase ? strcasecmp(v->str, t[i].name) : strcmp(v->str, t[i].name)))
+                return t[i].value;
+    return -1;
+}
+
 static int parse_kind(struct pctx *c, const struct ens_ynode *v, const char *fp, ens_secret_kind_t *k)
 {
-    static const struct {
-        const char *name;
-        ens_secret_kind_t kind;
-    } kinds[] = {
+    static const struct name_value kinds[] = {
         {"ascii", ENS_SECRET_ASCII},           {"binary", ENS_SECRET_BINARY},
         {"private-key", ENS_SECRET_PRIVATE_KEY}, {"x509", ENS_SECRET_X509},
         {"x509-ca", ENS_SECRET_X509_CA},
     };
-    if (v->type == ENS_Y_SCALAR)
-        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-            if (!strcmp(v->str, kinds[i].name)) {
-                *k = kinds[i].kind;
-                return 0;
-            }
-    return perr(c, v, fp, "unknown secret kind (expected ascii, binary, private-key, x509 or x509-ca)");
+    int kind = lookup_name(kinds, sizeof(kinds) / sizeof(kinds[0]), v, false);
+    if (kind < 0)
+        return perr(c, v, fp, "unknown secret kind (expected ascii, binary, private-key, x509 or x509-ca)");
+    *k = (ens_secret_kind_t)kind;
+    return 0;
 }
 
 static int parse_key_type(struct pctx *c, const struct ens_ynode *v, const char *fp, ens_key_type_t *t)
 {
-    static const struct {
-        const char *name;
-        ens_key_type_t t;
-    } types[] = {
+    static const struct name_value types[] = {
         {"ec-p256", ENS_KEY_EC_P256}, {"p-256", ENS_KEY_EC_P256},   {"prime256v1", ENS_KEY_EC_P256},
         {"secp256r1", ENS_KEY_EC_P256}, {"ec", ENS_KEY_EC_P256},    {"ec-p384", ENS_KEY_EC_P384},
         {"p-384", ENS_KEY_EC_P384},   {"secp384r1", ENS_KEY_EC_P384}, {"ed25519", ENS_KEY_ED25519},
         {"rsa-3072", ENS_KEY_RSA_3072}, {"rsa", ENS_KEY_RSA_3072},  {"rsa3072", ENS_KEY_RSA_3072},
     };
-    if (v->type == ENS_Y_SCALAR)
-        for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-            if (!strcasecmp(v->str, types[i].name)) {
-                *t = types[i].t;
-                return 0;
-            }
-    return perr(c, v, fp, "unknown key_type (expected ec-p256, ec-p384, ed25519 or rsa-3072)");
+    int type = lookup_name(types, sizeof(types) / sizeof(types[0]), v, true);
+    if (type < 0)
+        return perr(c, v, fp, "unknown key_type (expected ec-p256, ec-p384, ed25519 or rsa-3072)");
+    *t = (ens_key_type_t)type;
+    return 0;
 }
 
 /* valid_for: days as an integer, or "N", "Nd", "N days", "Ny", "N years". */

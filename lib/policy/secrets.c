@@ -119,27 +119,24 @@ static int ossl_err(ens_error_t *err, const char *what, const char *name)
     return ens_error(err, EIO, "secret %s: %s%s%s", name, what, *buf ? ": " : "", buf);
 }
 
-static EVP_PKEY *pem_to_key(const char *pem)
+/* A private key, or (cert) a certificate, from PEM text; NULL for none.  A failed parse leaves nothing on
+ * OpenSSL's error queue. */
+static void *pem_read(const char *pem, bool cert)
 {
     if (!pem)
         return NULL;
     BIO *b = BIO_new_mem_buf(pem, -1);
-    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+    void *obj = NULL;
+    if (b)
+        obj = cert ? (void *)PEM_read_bio_X509(b, NULL, NULL, NULL)
+                   : (void *)PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
     BIO_free(b);
     ERR_clear_error();
-    return k;
+    return obj;
 }
 
-static X509 *pem_to_cert(const char *pem)
-{
-    if (!pem)
-        return NULL;
-    BIO *b = BIO_new_mem_buf(pem, -1);
-    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-    BIO_free(b);
-    ERR_clear_error();
-    return x;
-}
+static EVP_PKEY *pem_to_key(const char *pem) { return pem_read(pem, false); }
+static X509 *pem_to_cert(const char *pem) { return pem_read(pem, true); }
 
 static char *bio_to_str(BIO *b)
 {
