@@ -80,6 +80,7 @@ struct layer_reader {
     int fd;
     struct pipe *pipe;
     bool pipe_failed; /* the thread stopped on an error: no restart */
+    bool hu_by_reader; /* with the thread: the reading side hashes the uncompressed data */
     char *name;
     char digest[72];
     int64_t size, nread;
@@ -200,7 +201,7 @@ static ssize_t produce_direct(struct layer_reader *lr, const void **buf)
             size_t n = IOBUF - lr->z.avail_out;
             if (n > 0) {
                 *buf = lr->out;
-                if (lr->want_u)
+                if (lr->want_u && !lr->hu_by_reader)
                     ens_sha256_update(lr->hu, lr->out, n);
                 return (ssize_t)n;
             }
@@ -223,7 +224,7 @@ static ssize_t produce_direct(struct layer_reader *lr, const void **buf)
         lr->zs_last = r;
         if (ob.pos > 0) {
             *buf = lr->out;
-            if (lr->want_u)
+            if (lr->want_u && !lr->hu_by_reader)
                 ens_sha256_update(lr->hu, lr->out, ob.pos);
             return (ssize_t)ob.pos;
         }
@@ -297,7 +298,10 @@ static void pipe_start(struct layer_reader *lr)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     lr->pipe = p;
+    /* Decompression and the blob digest on that thread, the diff_id on this one: about even halves. */
+    lr->hu_by_reader = true;
     if (pthread_create(&p->thread, NULL, pipe_main, lr) != 0) {
+        lr->hu_by_reader = false;
         pthread_mutex_destroy(&p->lock);
         pthread_cond_destroy(&p->cond);
         for (int i = 0; i < PIPE_SLOTS; i++)
@@ -335,6 +339,8 @@ static ssize_t produce(struct layer_reader *lr, const void **buf)
         n = p->failed ? -1 : 0;
     }
     pthread_mutex_unlock(&p->lock);
+    if (n > 0 && lr->want_u)
+        ens_sha256_update(lr->hu, *buf, (size_t)n);
     if (n <= 0) { /* the thread has ended: its state (digests, input position) is ours again */
         pipe_stop(lr);
         lr->pipe_failed = n < 0;
