@@ -70,6 +70,7 @@ struct pipe {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     unsigned char *slot[PIPE_SLOTS];
+    const void *ptr[PIPE_SLOTS]; /* where slot i's data is */
     size_t len[PIPE_SLOTS];
     size_t head, tail; /* filled slots: tail .. head-1 (modulo PIPE_SLOTS) */
     bool holding;      /* the reader still uses slot tail (until its next call) */
@@ -92,7 +93,7 @@ struct layer_reader {
     size_t zs_last;
     ens_sha256_ctx *hc, *hu;
     bool want_u; /* compute the uncompressed digest (diff_id) */
-    unsigned char *in, *out, *out_mem; /* out: where the decompressor writes (out_mem or a slot) */
+    unsigned char *in, *in_mem, *out, *out_mem; /* in/out: where reads and the decompressor write (own or a slot) */
     size_t in_len, in_pos;
     bool in_eof, end;
     struct archive *ar;
@@ -170,7 +171,7 @@ static ssize_t produce_direct(struct layer_reader *lr, const void **buf)
             *buf = lr->in + lr->in_pos;
             size_t n = lr->in_len - lr->in_pos;
             lr->in_pos = lr->in_len;
-            if (lr->want_u && !lr->digest[0]) /* else the diff_id is the digest */
+            if (lr->want_u && !lr->digest[0] && !lr->hu_by_reader) /* else the diff_id is the digest */
                 ens_sha256_update(lr->hu, *buf, n);
             return (ssize_t)n;
         }
@@ -244,11 +245,16 @@ static void *pipe_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         if (cancel)
             return NULL;
-        lr->out = p->slot[i];
+        if (lr->comp == COMP_NONE) {
+            if (lr->in_pos == lr->in_len) /* else the first read is still unconsumed in in_mem */
+                lr->in = p->slot[i];      /* plain: the read itself fills the slot */
+        } else
+            lr->out = p->slot[i];
         const void *buf;
         ssize_t n = produce_direct(lr, &buf);
         pthread_mutex_lock(&p->lock);
         if (n > 0) {
+            p->ptr[i] = buf; /* the slot, or (a plain tar's first read) the reader's own buffer */
             p->len[i] = (size_t)n;
             p->head++;
         } else {
@@ -278,6 +284,7 @@ static void pipe_stop(struct layer_reader *lr)
         free(p->slot[i]);
     free(p);
     lr->pipe = NULL;
+    lr->in = lr->in_mem;
     lr->out = lr->out_mem;
 }
 
@@ -317,7 +324,9 @@ static ssize_t produce(struct layer_reader *lr, const void **buf)
         return -1;
     if (lr->pipe_failed)
         return -1;
-    if (!lr->pipe && !lr->end && lr->comp != COMP_NONE && lr->size >= PIPE_MIN_SIZE)
+    /* a plain tar is worth a thread only when it is hashed (else unread data is skipped by seeks) */
+    if (!lr->pipe && !lr->end && lr->size >= PIPE_MIN_SIZE &&
+        (lr->comp != COMP_NONE || lr->digest[0] || lr->want_u))
         pipe_start(lr);
     struct pipe *p = lr->pipe;
     if (!p)
@@ -332,14 +341,14 @@ static ssize_t produce(struct layer_reader *lr, const void **buf)
         pthread_cond_wait(&p->cond, &p->lock);
     ssize_t n;
     if (p->head != p->tail) {
-        *buf = p->slot[p->tail % PIPE_SLOTS];
+        *buf = p->ptr[p->tail % PIPE_SLOTS];
         n = (ssize_t)p->len[p->tail % PIPE_SLOTS];
         p->holding = true;
     } else {
         n = p->failed ? -1 : 0;
     }
     pthread_mutex_unlock(&p->lock);
-    if (n > 0 && lr->want_u)
+    if (n > 0 && lr->want_u && !(lr->comp == COMP_NONE && lr->digest[0]))
         ens_sha256_update(lr->hu, *buf, (size_t)n);
     if (n <= 0) { /* the thread has ended: its state (digests, input position) is ours again */
         pipe_stop(lr);
@@ -390,7 +399,7 @@ static struct layer_reader *lr_new(int fd, const char *name, const char *digest,
         snprintf(lr->digest, sizeof(lr->digest), "%s", digest);
     lr->hc = ens_sha256_new();
     lr->hu = ens_sha256_new();
-    lr->in = malloc(IOBUF);
+    lr->in = lr->in_mem = malloc(IOBUF);
     lr->out = lr->out_mem = malloc(IOBUF);
     if (!lr->name || !lr->hc || !lr->hu || !lr->in || !lr->out) {
         layer_reader_free(lr);
@@ -532,7 +541,7 @@ void layer_reader_free(struct layer_reader *lr)
         ZSTD_freeDStream(lr->zs);
     ens_sha256_free(lr->hc);
     ens_sha256_free(lr->hu);
-    free(lr->in);
+    free(lr->in_mem);
     free(lr->out_mem);
     free(lr->name);
     ens_error_release(&lr->err);

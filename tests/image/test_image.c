@@ -677,13 +677,13 @@ static int stop_cb(void *ud, const struct ens_image_entry *e, struct ens_image_d
     return 1; /* stop at the first entry: the reader is freed while its thread may still run */
 }
 
-/* Large compressed layers are decompressed by a second thread: the content, the digest checks and
- * the errors must be those of the single-threaded reader. */
+/* Large layers are read, hashed and decompressed by a second thread: the content, the digest checks
+ * and the errors must be those of the single-threaded reader. */
 static void test_threaded_reader(void **state)
 {
     (void)state;
-    static const char *const comps[] = {"gzip", "zstd"};
-    for (size_t c = 0; c < 2; c++) {
+    static const char *const comps[] = {"gzip", "zstd", "none"};
+    for (size_t c = 0; c < 3; c++) {
         char tmp[] = "/var/tmp/ens-pipe-XXXXXX";
         assert_non_null(mkdtemp(tmp));
         char l1[300], ref[400], root[400], p[512];
