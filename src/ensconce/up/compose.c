@@ -50,7 +50,11 @@ static int parse_duration(const char *s, long *ms)
         } else if (*p != '\0') {
             return -1;
         }
-        total += (long)(v * unit);
+        /* a duration beyond a day is refused before the conversion, which would overflow (and NaN fails too) */
+        double add = v * unit;
+        if (!(add <= 86400000.0) || (double)total + add > 86400000.0)
+            return -1;
+        total += (long)add;
     }
     *ms = total;
     return 0;
@@ -327,7 +331,7 @@ static int norm_service(const char *name, json_t *svc, json_t *named_volumes, js
             long ms = defaults[k];
             json_t *t = hc ? json_object_get(hc, tk[k]) : NULL;
             if (t && (!json_is_string(t) || parse_duration(json_string_value(t), &ms) < 0))
-                return ens_error(err, EINVAL, "services.%s.healthcheck.%s: expected a duration like 10s", name, tk[k]);
+                return ens_error(err, EINVAL, "services.%s.healthcheck.%s: expected a duration like 10s (at most 24h)", name, tk[k]);
             char key[32];
             snprintf(key, sizeof(key), "%s_ms", tk[k]);
             json_object_set_new(health, key, json_integer(ms));
