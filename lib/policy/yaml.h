@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A minimal YAML tree with positions, built from libfyaml's event stream (never from its
- * document builder or emitter, which leak and crash on hostile input in Debian's 0.7.12).
+ * A minimal YAML tree with positions, built from libyaml's event stream (Debian's libfyaml
+ * 0.7.12 leaked, garbled scalars and crashed on hostile input).
  * Used by the policy parser and by lib/deploy (Helm values, Compose files).  One document;
  * aliases are refused.
  */

@@ -260,9 +260,13 @@ static void errors_name_line_and_column(void **state)
     FAILS("- a\n- b\n", "top level");
     FAILS("name: x\nversion: \"0.3\"\n---\nname: y\n", "more than one YAML document");
     FAILS("a: &x [1]\nb: *x\n", "t.yaml:2:4:", "aliases");
-    /* libfyaml 0.7.12 leaks on adjacent '' escapes in single-quoted strings: refused by position */
-    FAILS("name: x\nversion: \"0.3\"\nservices:\n  - {name: a, command: 'say ''''hi'''''}\n", "t.yaml:4:24:",
-          "single-quoted");
+    /* adjacent '' escapes in a single-quoted string read as the double-quoted equivalent (libfyaml 0.7.12,
+     * used before libyaml, garbled or leaked on them) */
+    {
+        char *h1 = hash_of("name: x\nversion: \"0.3\"\nservices:\n  - {name: a, command: 'say ''''hi'''''}\n");
+        char *h2 = hash_of("name: x\nversion: \"0.3\"\nservices:\n  - {name: a, command: \"say ''hi''\"}\n");
+        assert_string_equal(h1, h2);
+    }
     {
         /* single escapes still work, and block scalars keep their lines */
         ens_policy_t *p = parse_ok("name: x\nversion: \"0.3\"\nservices:\n  - name: a\n    command: ['it''s', 'a''b']\n"

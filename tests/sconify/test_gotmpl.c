@@ -145,7 +145,7 @@ static void yaml_round_trip(void **state)
     json_decref(back);
     assert_null(ens_yaml_to_json("a: [1, 2", 8, "bad.yaml", &err));
     assert_non_null(strstr(ens_error_msg(err), "bad.yaml:"));
-    assert_non_null(strstr(ens_error_msg(err), "closing bracket"));
+    assert_non_null(strstr(ens_error_msg(err), "flow sequence"));
     ens_error_release(&err);
 }
 
