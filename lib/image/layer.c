@@ -268,6 +268,16 @@ static void *pipe_main(void *arg)
     }
 }
 
+/* Frees the pipe's memory and synchronisation (the thread is not running). */
+static void pipe_free(struct pipe *p)
+{
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    for (int i = 0; i < PIPE_SLOTS; i++)
+        free(p->slot[i]);
+    free(p);
+}
+
 static void pipe_stop(struct layer_reader *lr)
 {
     struct pipe *p = lr->pipe;
@@ -278,11 +288,7 @@ static void pipe_stop(struct layer_reader *lr)
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->cond);
-    for (int i = 0; i < PIPE_SLOTS; i++)
-        free(p->slot[i]);
-    free(p);
+    pipe_free(p);
     lr->pipe = NULL;
     lr->in = lr->in_mem;
     lr->out = lr->out_mem;
@@ -294,26 +300,20 @@ static void pipe_start(struct layer_reader *lr)
     struct pipe *p = calloc(1, sizeof(*p));
     if (!p)
         return;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, NULL);
     for (int i = 0; i < PIPE_SLOTS; i++) {
         if (!(p->slot[i] = malloc(IOBUF))) {
-            for (int j = 0; j < i; j++)
-                free(p->slot[j]);
-            free(p);
+            pipe_free(p); /* free(NULL) for the slots not allocated */
             return;
         }
     }
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->cond, NULL);
     lr->pipe = p;
     /* Decompression and the blob digest on that thread, the diff_id on this one: about even halves. */
     lr->hu_by_reader = true;
     if (pthread_create(&p->thread, NULL, pipe_main, lr) != 0) {
         lr->hu_by_reader = false;
-        pthread_mutex_destroy(&p->lock);
-        pthread_cond_destroy(&p->cond);
-        for (int i = 0; i < PIPE_SLOTS; i++)
-            free(p->slot[i]);
-        free(p);
+        pipe_free(p);
         lr->pipe = NULL;
     }
 }
