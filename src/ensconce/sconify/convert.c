@@ -41,7 +41,30 @@ static void rm_workp(char **dir)
 /* Where the unpacked image and the shield are staged.  $TMPDIR when set; else memory (/dev/shm)
  * when the image fits there with room to spare, because creating and deleting thousands of files
  * costs far more on a journalled disk file system than the conversion itself, and the plaintext of
- * the protected files then never reaches a disk outside the source image; else /var/tmp. */
+ * the protected files then never reaches a disk outside the source image; else /var/tmp.  "Fits" means
+ * in /dev/shm's free space, and twice over in both free memory and the cgroup's memory limit. */
+/* Room left under the memory limit of this process's cgroup (as a container sees its own at
+ * /sys/fs/cgroup), UINT64_MAX when there is no limit: tmpfs pages count against it. */
+static uint64_t cgroup_memory_room(void)
+{
+    static const char *const files[][2] = {
+        {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},                            /* v2 */
+        {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}, /* v1 */
+    };
+    for (size_t i = 0; i < 2; i++) {
+        unsigned long long limit = 0, used = 0;
+        FILE *l = fopen(files[i][0], "re"), *u = fopen(files[i][1], "re");
+        bool ok = l && u && fscanf(l, "%llu", &limit) == 1 && fscanf(u, "%llu", &used) == 1;
+        if (l)
+            fclose(l);
+        if (u)
+            fclose(u);
+        if (ok) /* "max" (v2) does not scan; v1 writes a huge number for no limit */
+            return limit > used ? limit - used : 0;
+    }
+    return UINT64_MAX;
+}
+
 static const char *work_parent(const ens_image *img)
 {
     const char *t = getenv("TMPDIR");
@@ -60,7 +83,7 @@ static const char *work_parent(const ens_image *img)
     long pages = sysconf(_SC_AVPHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
     if (statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC && statvfs("/dev/shm", &vfs) == 0 &&
         access("/dev/shm", W_OK) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize >= need && pages > 0 &&
-        psize > 0 && (uint64_t)pages * (uint64_t)psize / 2 >= need)
+        psize > 0 && (uint64_t)pages * (uint64_t)psize / 2 >= need && cgroup_memory_room() / 2 >= need)
         return "/dev/shm";
     return "/var/tmp";
 }
@@ -434,6 +457,7 @@ int sconify_convert(const struct sconify_opts *o, struct sconify_result *r, ens_
     json_t *cfg = json_object_get(ens_image_config(img), "config");
 
     const char *tmp = work_parent(img);
+    ens_log(ENS_LOG_INFO, "staging the image in %s", tmp);
     __attribute__((cleanup(rm_workp))) char *work = NULL;
     if (asprintf(&work, "%s/ensconce-sconify-XXXXXX", tmp) < 0 || mkdtemp(work) == NULL) {
         free(work);
