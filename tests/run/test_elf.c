@@ -21,6 +21,7 @@
 #include "elf/elf_internal.h"
 
 static char tmpdir[] = "/tmp/ens-test-elf-XXXXXX";
+#include "tmpdir_fixture.h"
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
@@ -294,21 +295,6 @@ static void malformed_inputs_are_errors(void **state)
     ens_error_release(&err);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    ens_error_t err = NULL;
-    ens_rm_rf(tmpdir, &err);
-    ens_error_release(&err);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,5 +304,5 @@ int main(void)
         cmocka_unit_test(static_binary_has_no_deps),
         cmocka_unit_test(malformed_inputs_are_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

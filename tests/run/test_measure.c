@@ -23,6 +23,7 @@
 #include "measure/measure.h"
 
 static char tmpdir[] = "/tmp/ens-test-measure-XXXXXX";
+#include "tmpdir_fixture.h"
 static char root[256];
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -182,8 +183,7 @@ static void scripts_and_kinds(void **state)
 
 static int setup(void **state)
 {
-    (void)state;
-    if (mkdtemp(tmpdir) == NULL)
+    if (tmpdir_setup(state) < 0)
         return -1;
     snprintf(root, sizeof(root), "%s/root", tmpdir);
     /* A small root: /bin/prog (a copy of /bin/true) and the loader's files for it, copied as
@@ -201,15 +201,6 @@ static int setup(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    ens_error_t err = NULL;
-    ens_rm_rf(tmpdir, &err);
-    ens_error_release(&err);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,5 +208,5 @@ int main(void)
         cmocka_unit_test(every_input_counts),
         cmocka_unit_test(scripts_and_kinds),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tmpdir_teardown);
 }

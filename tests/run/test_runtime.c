@@ -21,6 +21,7 @@
 #include "runtime.h"
 
 static char tmpdir[] = "/tmp/ens-test-runtime-XXXXXX";
+#include "tmpdir_fixture.h"
 
 static char *write_tmp(const char *name, const char *text)
 {
@@ -308,21 +309,6 @@ static void memory_only_files(void **state)
     free(disk);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    ens_error_t err = NULL;
-    ens_rm_rf(tmpdir, &err);
-    ens_error_release(&err);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,5 +318,5 @@ int main(void)
         cmocka_unit_test(addresses),
         cmocka_unit_test(memory_only_files),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }
