@@ -17,8 +17,8 @@
 #include "image/internal.h"
 
 #define IOBUF (1u << 20)
-/* Compressed layers at least this big are decompressed (and hashed) by a second thread while the
- * caller consumes the tar: decompression and hashing are then off the unpacking thread. */
+/* Layers at least this big are read, hashed and decompressed by a second thread while the caller
+ * consumes the tar (see produce()). */
 #define PIPE_MIN_SIZE (4 << 20)
 #define PIPE_SLOTS 4
 
@@ -64,7 +64,7 @@ static void digest_of(ens_sha256_ctx *c, char out[72])
 
 /* ------------------------------------------------------------------ reader */
 
-/* The decompression thread hands filled buffers to the reader through a ring of slots. */
+/* The reading thread hands filled buffers to the consumer through a ring of slots. */
 struct pipe {
     pthread_t thread;
     pthread_mutex_t lock;
@@ -150,6 +150,13 @@ static int sniff(struct layer_reader *lr)
     return 0;
 }
 
+/* Whether the uncompressed data must be hashed on its own: wanted, and not a plain tar whose blob
+ * digest is computed anyway (then the two are the same). */
+static bool hashes_u(const struct layer_reader *lr)
+{
+    return lr->want_u && !(lr->comp == COMP_NONE && lr->digest[0]);
+}
+
 /* Next piece of uncompressed data: >0 bytes in lr->out (or in place), 0 at the end, -1 on error. */
 static ssize_t produce_direct(struct layer_reader *lr, const void **buf)
 {
@@ -171,7 +178,7 @@ static ssize_t produce_direct(struct layer_reader *lr, const void **buf)
             *buf = lr->in + lr->in_pos;
             size_t n = lr->in_len - lr->in_pos;
             lr->in_pos = lr->in_len;
-            if (lr->want_u && !lr->digest[0] && !lr->hu_by_reader) /* else the diff_id is the digest */
+            if (hashes_u(lr) && !lr->hu_by_reader)
                 ens_sha256_update(lr->hu, *buf, n);
             return (ssize_t)n;
         }
@@ -202,7 +209,7 @@ static ssize_t produce_direct(struct layer_reader *lr, const void **buf)
             size_t n = IOBUF - lr->z.avail_out;
             if (n > 0) {
                 *buf = lr->out;
-                if (lr->want_u && !lr->hu_by_reader)
+                if (hashes_u(lr) && !lr->hu_by_reader)
                     ens_sha256_update(lr->hu, lr->out, n);
                 return (ssize_t)n;
             }
@@ -225,7 +232,7 @@ static ssize_t produce_direct(struct layer_reader *lr, const void **buf)
         lr->zs_last = r;
         if (ob.pos > 0) {
             *buf = lr->out;
-            if (lr->want_u && !lr->hu_by_reader)
+            if (hashes_u(lr) && !lr->hu_by_reader)
                 ens_sha256_update(lr->hu, lr->out, ob.pos);
             return (ssize_t)ob.pos;
         }
@@ -294,7 +301,7 @@ static void pipe_stop(struct layer_reader *lr)
     lr->out = lr->out_mem;
 }
 
-/* Starts the decompression thread; on any failure the reader simply stays single-threaded. */
+/* Starts the reading thread; on any failure the reader simply stays single-threaded. */
 static void pipe_start(struct layer_reader *lr)
 {
     struct pipe *p = calloc(1, sizeof(*p));
@@ -309,7 +316,8 @@ static void pipe_start(struct layer_reader *lr)
         }
     }
     lr->pipe = p;
-    /* Decompression and the blob digest on that thread, the diff_id on this one: about even halves. */
+    /* Reading, the blob digest and decompression on that thread, the diff_id on this one: about even
+     * halves of the work. */
     lr->hu_by_reader = true;
     if (pthread_create(&p->thread, NULL, pipe_main, lr) != 0) {
         lr->hu_by_reader = false;
@@ -348,7 +356,7 @@ static ssize_t produce(struct layer_reader *lr, const void **buf)
         n = p->failed ? -1 : 0;
     }
     pthread_mutex_unlock(&p->lock);
-    if (n > 0 && lr->want_u && !(lr->comp == COMP_NONE && lr->digest[0]))
+    if (n > 0 && hashes_u(lr))
         ens_sha256_update(lr->hu, *buf, (size_t)n);
     if (n <= 0) { /* the thread has ended: its state (digests, input position) is ours again */
         pipe_stop(lr);
@@ -509,7 +517,7 @@ int layer_reader_finish(struct layer_reader *lr, const char *diff_id, char out_d
         digest_of(lr->hc, got);
         lr->hc = NULL;
     }
-    if (lr->want_u && lr->comp == COMP_NONE && lr->digest[0]) {
+    if (lr->want_u && !hashes_u(lr)) {
         memcpy(got_u, got, sizeof(got)); /* a plain tar: the uncompressed digest is the blob's */
     } else if (lr->want_u) {
         digest_of(lr->hu, got_u);
