@@ -1334,6 +1334,40 @@ static int copy_data(struct archive *ar, struct archive *aw, struct layer_reader
     return 0;
 }
 
+/* Pass 1 of a removal: notes what layer b holds of rm's paths (*any), from the names an unpack
+ * recorded, else by reading the layer's headers (which also verifies it). */
+static int removal_scan(ens_image *img, struct blob *b, struct removal *rm, bool *any, ens_error_t *err)
+{
+    if (b->names && b->verified && b->diff_id_ok) {
+        for (size_t i = 0; i < b->names->n; i++)
+            if (removal_note(rm, b->names->path[i], b->names->link[i], any) < 0)
+                return ens_error(err, ENOMEM, "out of memory");
+        return 0;
+    }
+    _cleanup_close_ int fd = -1;
+    struct layer_reader *lr = NULL;
+    if (open_layer(img, b, &fd, &lr, err) < 0)
+        return -1;
+    struct archive *ar = layer_reader_archive(lr);
+    struct archive_entry *e;
+    int r, ret = -1;
+    while ((r = archive_read_next_header(ar, &e)) == ARCHIVE_OK) {
+        if (entry_check(e, b->digest, err) < 0)
+            goto out;
+        if (removal_note(rm, archive_entry_pathname(e), archive_entry_hardlink(e), any) < 0) {
+            ens_error(err, ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (r != ARCHIVE_EOF)
+        layer_reader_error(lr, err);
+    else
+        ret = layer_reader_finish_blob(lr, b, err);
+out:
+    layer_reader_free(lr);
+    return ret;
+}
+
 static int rewrite_layer(ens_image *img, size_t idx, char **given, size_t n_given, ens_error_t *err)
 {
     struct blob *b = &img->layers[idx];
@@ -1345,54 +1379,20 @@ static int rewrite_layer(ens_image *img, size_t idx, char **given, size_t n_give
     struct removal rm;
     if (removal_init(&rm, given, n_given) < 0)
         return ens_error(err, ENOMEM, "out of memory");
-    /* Pass 1: does this layer hold any of the paths?  An unpack may have recorded the answer. */
-    if (b->names && b->verified && b->diff_id_ok) {
-        for (size_t i = 0; i < b->names->n; i++) {
-            if (removal_note(&rm, b->names->path[i], b->names->link[i], &any) < 0) {
-                ens_error(err, ENOMEM, "out of memory");
-                goto out;
-            }
-        }
-        if (!any) {
-            ret = 0;
-            goto out;
-        }
-        goto rewrite;
-    }
-    if (open_layer(img, b, &fd, &lr, err) < 0)
+    if (removal_scan(img, b, &rm, &any, err) < 0)
         goto out;
-    struct archive *ar = layer_reader_archive(lr);
-    struct archive_entry *e;
-    int r;
-    while ((r = archive_read_next_header(ar, &e)) == ARCHIVE_OK) {
-        if (entry_check(e, b->digest, err) < 0)
-            goto out;
-        if (removal_note(&rm, archive_entry_pathname(e), archive_entry_hardlink(e), &any) < 0) {
-            ens_error(err, ENOMEM, "out of memory");
-            goto out;
-        }
-    }
-    if (r != ARCHIVE_EOF) {
-        layer_reader_error(lr, err);
-        goto out;
-    }
-    if (layer_reader_finish_blob(lr, b, err) < 0)
-        goto out;
-    layer_reader_free(lr);
-    lr = NULL;
-    close(fd);
-    fd = -1;
     if (!any) {
         ret = 0;
         goto out;
     }
-rewrite:;
     /* Pass 2: the same layer without them, same compression as the media type says. */
     enum comp c = strstr(b->media_type, "zstd") ? COMP_ZSTD : strstr(b->media_type, "gzip") ? COMP_GZIP : COMP_NONE;
     if (open_layer(img, b, &fd, &lr, err) < 0 || layer_writer_open(img->tmp, c, img->opts.gzip_level, &lw, err) < 0)
         goto out;
-    ar = layer_reader_archive(lr);
+    struct archive *ar = layer_reader_archive(lr);
     struct archive *aw = layer_writer_archive(lw);
+    struct archive_entry *e;
+    int r;
     size_t dropped = 0;
     while ((r = archive_read_next_header(ar, &e)) == ARCHIVE_OK) {
         bool hit;
