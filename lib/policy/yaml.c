@@ -59,6 +59,32 @@ static int parser_error(const yaml_parser_t *p, const char *source, ens_error_t 
                      p->problem ? p->problem : "syntax error");
 }
 
+/* The node for a scalar or collection-start event (scalar text copied, then wiped in the event:
+ * it may be a secret value); NULL when out of memory. */
+static struct ens_ynode *new_node(yaml_event_t *ev)
+{
+    struct ens_ynode *nn = calloc(1, sizeof(*nn));
+    if (!nn)
+        return NULL;
+    if (ev->type != YAML_SCALAR_EVENT) {
+        nn->type = ev->type == YAML_SEQUENCE_START_EVENT ? ENS_Y_SEQ : ENS_Y_MAP;
+        return nn;
+    }
+    nn->type = ENS_Y_SCALAR;
+    nn->len = ev->data.scalar.length;
+    nn->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    nn->str = malloc(nn->len + 1);
+    if (!nn->str) {
+        free(nn);
+        return NULL;
+    }
+    if (nn->len)
+        memcpy(nn->str, ev->data.scalar.value, nn->len);
+    nn->str[nn->len] = '\0';
+    ens_wipe(ev->data.scalar.value, ev->data.scalar.length);
+    return nn;
+}
+
 int ens_yaml_load(const char *src, size_t len, const char *source, struct ens_ynode **root, ens_error_t *err)
 {
     *root = NULL;
@@ -104,25 +130,7 @@ int ens_yaml_load(const char *src, size_t len, const char *source, struct ens_yn
                 yaml_event_delete(&ev);
                 goto out;
             }
-            nn = calloc(1, sizeof(*nn));
-            if (nn && ev.type == YAML_SCALAR_EVENT) {
-                nn->type = ENS_Y_SCALAR;
-                nn->len = ev.data.scalar.length;
-                nn->str = malloc(nn->len + 1);
-                if (nn->str) {
-                    if (nn->len)
-                        memcpy(nn->str, ev.data.scalar.value, nn->len);
-                    nn->str[nn->len] = '\0';
-                    ens_wipe(ev.data.scalar.value, ev.data.scalar.length); /* may be a secret value */
-                } else {
-                    free(nn);
-                    nn = NULL;
-                }
-                if (nn)
-                    nn->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-            } else if (nn) {
-                nn->type = ev.type == YAML_SEQUENCE_START_EVENT ? ENS_Y_SEQ : ENS_Y_MAP;
-            }
+            nn = new_node(&ev);
             if (!nn) {
                 ens_error(err, ENOMEM, "%s: out of memory", source);
                 yaml_event_delete(&ev);

@@ -38,11 +38,6 @@ static void rm_workp(char **dir)
     }
 }
 
-/* Where the unpacked image and the shield are staged.  $TMPDIR when set; else memory (/dev/shm)
- * when the image fits there with room to spare, because creating and deleting thousands of files
- * costs far more on a journalled disk file system than the conversion itself, and the plaintext of
- * the protected files then never reaches a disk outside the source image; else /var/tmp.  "Fits" means
- * in /dev/shm's free space, and twice over in both free memory and the cgroup's memory limit. */
 /* Room left under the memory limit of this process's cgroup (as a container sees its own at
  * /sys/fs/cgroup), UINT64_MAX when there is no limit: tmpfs pages count against it. */
 static uint64_t cgroup_memory_room(void)
@@ -65,6 +60,11 @@ static uint64_t cgroup_memory_room(void)
     return UINT64_MAX;
 }
 
+/* Where the unpacked image and the shield are staged.  $TMPDIR when set; else memory (/dev/shm)
+ * when the image fits there with room to spare, because creating and deleting thousands of files
+ * costs far more on a journalled disk file system than the conversion itself, and the plaintext of
+ * the protected files then never reaches a disk outside the source image; else /var/tmp.  "Fits" means
+ * in /dev/shm's free space, and twice over in both free memory and the cgroup's memory limit. */
 static const char *work_parent(const ens_image *img)
 {
     const char *t = getenv("TMPDIR");
