@@ -30,16 +30,25 @@ FRONTEND_ADDR=127.0.0.1:$FE_PORT USERS=${LOCUST_USERS:-50} RATE=25 DURATION=${LO
 rc=$?
 set -e
 tail -25 "$TMP/locust.out"
-[ $rc = 0 ] || fail "locust run failed (status $rc)"
+# On a failure, what the frontend and the back ends logged about it (the tmp dir is removed on exit).
+diagnose() {
+    grep '"http.resp.status":"5' "$TMP/frontend.log" | tail -5 >&2 || true
+    grep -iE 'error|fail' "$TMP/frontend.log" | tail -10 >&2 || true
+    for f in "$TMP"/native/*.log; do
+        [ -f "$f" ] && grep -iE 'error|fail|refus|unavailable' "$f" | tail -5 | sed "s|^|$(basename "$f"): |" >&2
+    done
+    return 0
+}
+[ $rc = 0 ] || { diagnose; fail "locust run failed (status $rc)"; }
 summary=$(grep '^loadgenerator: ' "$TMP/locust.out") || fail "no summary line"
 [[ $summary =~ requests=([0-9]+)\ failures=([0-9]+) ]] || fail "summary: $summary"
-[ "${BASH_REMATCH[2]}" = 0 ] || fail "${BASH_REMATCH[2]} failed requests"
+[ "${BASH_REMATCH[2]}" = 0 ] || { diagnose; fail "${BASH_REMATCH[2]} failed requests"; }
 [ "${BASH_REMATCH[1]}" -ge 50 ] || fail "only ${BASH_REMATCH[1]} requests"
 stats=$(cat "$TMP/stats_stats.csv")
 for r in 'GET,/,' 'POST,/setCurrency' 'GET,/product/[id]' 'POST,/cart,' 'GET,/cart,' 'POST,/cart/checkout'; do
     assert_contains "$stats" "$r" "locust statistics"
 done
 # The frontend saw no server error during the run.
-! grep -q '"http.resp.status":"5' "$TMP/frontend.log" || fail "the frontend answered 5xx during the load"
+! grep -q '"http.resp.status":"5' "$TMP/frontend.log" || { diagnose; fail "the frontend answered 5xx during the load"; }
 pass "locust: $summary"
 stop_frontend
